@@ -1,0 +1,1 @@
+"""The `pirender` command. Each subcommand lives in its own module of this package."""

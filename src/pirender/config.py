@@ -1,0 +1,82 @@
+"""The renderer architecture: one frozen dataclass, the single source of truth for every width.
+
+Defaults are the official face config (`config/face.yaml`, section `gen`), so
+`RendererConfig()` builds the architecture of the released weights. Runtime knobs
+(device, precision, batch size) never live here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class RendererConfig:
+    """Architecture of a PIRenderer generator (mapping, warping and editing networks)."""
+
+    image_nc: int = 3  # image channels (RGB)
+    coeff_nc: int = 73  # motion coefficients per frame: exp 64 | angle 3 | trans 3 | crop 3
+    descriptor_nc: int = 256  # latent motion descriptor width, shared by all AdaIN layers
+    max_nc: int = 256  # channel cap of the warping and editing networks
+    adain_hidden_nc: int = 128  # hidden width of every AdaIN MLP (hard-coded in the official code)
+    semantic_radius: int = 13  # motion window = 2r+1 frames around the target frame
+    mapping_layers: int = 3  # dilated residual conv1d layers of the mapping network
+    warping_base_nc: int = 32  # first width of the AdaIN hourglass
+    warping_encoder_layers: int = 5
+    warping_decoder_layers: int = 3
+    editing_base_nc: int = 64
+    editing_layers: int = 3
+    editing_res_blocks: int = 2
+    # "official": the editing res-block returns x + AdaIN(conv2(x)); its conv1/norm1 are kept
+    # (checkpoints load) but never computed, exactly as the released weights were trained.
+    # "fixed": x + AdaIN2(conv2(lrelu(AdaIN1(conv1(x))))), for new training runs only.
+    resblock: Literal["official", "fixed"] = "official"
+
+    def __post_init__(self) -> None:
+        if self.resblock not in ("official", "fixed"):
+            raise ValueError(f"resblock must be 'official' or 'fixed', got {self.resblock!r}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"RendererConfig.{f.name} must be a positive int, got {value!r}")
+        if self.window < 6 * self.mapping_layers + 7:
+            raise ValueError(
+                f"semantic_radius {self.semantic_radius} gives a {self.window}-frame window; the mapping "
+                f"network with {self.mapping_layers} layers needs at least {6 * self.mapping_layers + 7}"
+            )
+        if self.warping_decoder_layers > self.warping_encoder_layers:
+            raise ValueError("warping_decoder_layers cannot exceed warping_encoder_layers")
+
+    @property
+    def window(self) -> int:
+        """Frames per motion window (27 for the official radius 13)."""
+        return 2 * self.semantic_radius + 1
+
+    @property
+    def size_multiple(self) -> int:
+        """Image height and width must be multiples of this."""
+        return max(2**self.warping_encoder_layers, 2**self.editing_layers)
+
+    @property
+    def flow_downsample(self) -> int:
+        """Image size / flow-field size (4 for the official config)."""
+        return 2 ** (self.warping_encoder_layers - self.warping_decoder_layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RendererConfig:
+        """Build from a dict, rejecting unknown keys (a typo must not silently fall back to a default)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown RendererConfig keys: {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def tiny(cls) -> RendererConfig:
+        """The tiny architecture of the reference vectors (64x64 images, 620,685 parameters)."""
+        return cls(descriptor_nc=16, max_nc=32, warping_base_nc=4, editing_base_nc=8)

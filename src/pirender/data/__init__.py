@@ -1,0 +1,1 @@
+"""pirender.data"""

@@ -1,0 +1,97 @@
+"""The coefficient layout, in one place.
+
+A frame of motion is 73 float32 values, in the order the official model was trained with:
+
+    [ exp 64 | angle 3 (pitch, yaw, roll; radians) | trans 3 (x, y, z) | crop 3 (s, tx, ty) ]
+
+exp/angle/trans are Deep3DFaceRecon coefficients; the crop values are the `align_img` transform
+parameters (s, tx, ty), fed to the network un-normalised (s ~ 1, tx/ty ~ 128 px).
+The renderer sees a window of 2r+1 frames (r = 13) around the target frame, indices clamped to
+the sequence ends, transposed to (73, 2r+1).
+
+Rows of the official LMDB (`<video>-coeff_3dmm`) are 260 wide: 257 Deep3DFaceRecon values
+[id 80 | exp 64 | tex 80 | angle 3 | gamma 27 | trans 3] followed by (s, tx, ty).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+COEFF_DIM = 73
+EXP = slice(0, 64)
+ANGLE = slice(64, 67)
+TRANS = slice(67, 70)
+POSE = slice(64, 70)  # angle + trans
+CROP = slice(70, 73)
+MOTION_DIM = 70  # exp + angle + trans: what an extractor or audio model predicts; crop comes from the image
+SEMANTIC_RADIUS = 13
+
+# Columns of a 257-value Deep3DFaceRecon coefficient vector.
+D3D_DIM = 257
+D3D_ID = slice(0, 80)
+D3D_EXP = slice(80, 144)
+D3D_TEX = slice(144, 224)
+D3D_ANGLE = slice(224, 227)
+D3D_GAMMA = slice(227, 254)
+D3D_TRANS = slice(254, 257)
+# The official LMDB appends (s, tx, ty); the single-image txt appends all five (w0, h0, s, tx, ty).
+LMDB_ROW_DIM = 260
+LMDB_CROP = slice(257, 260)
+TXT_ROW_DIM = 262
+TXT_CROP = slice(259, 262)
+
+
+def from_d3d(coeff: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """Assemble (T, 73) motion from Deep3DFaceRecon coefficients (T, 257) and crop values (T, 3)."""
+    coeff = np.asarray(coeff, dtype=np.float32)
+    crop = np.asarray(crop, dtype=np.float32)
+    return np.concatenate([coeff[:, D3D_EXP], coeff[:, D3D_ANGLE], coeff[:, D3D_TRANS], crop], axis=1)
+
+
+def from_lmdb_rows(rows: np.ndarray) -> np.ndarray:
+    """(T, 260) official LMDB rows -> (T, 73) motion (columns 80:144, 224:227, 254:257, 257:260)."""
+    rows = np.asarray(rows, dtype=np.float32)
+    if rows.ndim != 2 or rows.shape[1] != LMDB_ROW_DIM:
+        raise ValueError(f"expected (T, {LMDB_ROW_DIM}) coefficient rows, got {rows.shape}")
+    return from_d3d(rows[:, :D3D_DIM], rows[:, LMDB_CROP])
+
+
+def to_lmdb_rows(motion: np.ndarray) -> np.ndarray:
+    """(T, 73) motion -> (T, 260) official LMDB rows (id, tex and gamma columns zero)."""
+    motion = np.asarray(motion, dtype=np.float32)
+    rows = np.zeros((motion.shape[0], LMDB_ROW_DIM), dtype=np.float32)
+    rows[:, D3D_EXP] = motion[:, EXP]
+    rows[:, D3D_ANGLE] = motion[:, ANGLE]
+    rows[:, D3D_TRANS] = motion[:, TRANS]
+    rows[:, LMDB_CROP] = motion[:, CROP]
+    return rows
+
+
+def window_indices(num_frames: int, index: int, radius: int = SEMANTIC_RADIUS) -> np.ndarray:
+    """Frame indices index-r .. index+r, clamped to [0, num_frames-1]."""
+    if num_frames < 1:
+        raise ValueError("a motion needs at least one frame")
+    return np.clip(np.arange(index - radius, index + radius + 1), 0, num_frames - 1)
+
+
+def motion_windows(
+    motion: np.ndarray, indices: np.ndarray | None = None, radius: int = SEMANTIC_RADIUS
+) -> np.ndarray:
+    """Driving windows for the renderer.
+
+    Args:
+        motion: (T, 73) float per-frame coefficients.
+        indices: target frames (N,); all T frames when None.
+        radius: window radius r.
+    Returns:
+        (N, 73, 2r+1) float32 windows, frame axis last, ends clamped.
+    """
+    motion = np.asarray(motion, dtype=np.float32)
+    if motion.ndim != 2 or motion.shape[1] != COEFF_DIM:
+        raise ValueError(f"expected (T, {COEFF_DIM}) motion, got {motion.shape}")
+    num_frames = motion.shape[0]
+    if indices is None:
+        indices = np.arange(num_frames)
+    offsets = np.arange(-radius, radius + 1)
+    idx = np.clip(np.asarray(indices)[:, None] + offsets[None, :], 0, num_frames - 1)  # (N, 2r+1)
+    return np.ascontiguousarray(motion[idx].transpose(0, 2, 1))
