@@ -1,9 +1,9 @@
 """pirender: PIRenderer (Ren et al., ICCV 2021), faithful to the official weights.
 
-    >>> import pirender
-    >>> renderer = pirender.load_renderer("epoch_00190_iteration_000400000_checkpoint.pt")
-    >>> out = renderer(source_image, driving_coeffs)   # (B,3,H,W) in [-1,1], (B,73,27)
-    >>> out.image, out.warped_image, out.flow
+>>> import pirender
+>>> renderer = pirender.load_renderer("epoch_00190_iteration_000400000_checkpoint.pt")
+>>> out = renderer(source_image, driving_coeffs)   # (B,3,H,W) in [-1,1], (B,73,27)
+>>> out.image, out.warped_image, out.flow
 """
 
 from __future__ import annotations

@@ -40,7 +40,11 @@ def _command_modules() -> dict[str, tuple[str, str]]:
         tree = ast.parse((package_dir / f"{info.name}.py").read_text(encoding="utf-8"))
         values = {}
         for node in tree.body:
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
                 if node.targets[0].id in ("COMMAND", "HELP") and isinstance(node.value, ast.Constant):
                     values[node.targets[0].id] = node.value.value
         if "COMMAND" in values:

@@ -39,6 +39,14 @@ LMDB_ROW_DIM = 260
 LMDB_CROP = slice(257, 260)
 TXT_ROW_DIM = 262
 TXT_CROP = slice(259, 262)
+# Deep3DFaceRecon `transform_params` rows: (w0, h0, s, tx, ty); PIRender keeps (s, tx, ty).
+TRANSFORM_DIM = 5
+TRANSFORM_CROP = slice(2, 5)
+# SadTalker's generated `coeff_3dmm` rows: exp 64 | angle 3 | trans 3 (no crop).
+SADTALKER_DIM = MOTION_DIM
+# Official data: VoxCeleb crops at 256 px, 25 fps; crop values (s, tx, ty) are in this frame size.
+REFERENCE_SIZE = 256
+DEFAULT_FPS = 25.0
 
 
 def from_d3d(coeff: np.ndarray, crop: np.ndarray) -> np.ndarray:
@@ -46,6 +54,15 @@ def from_d3d(coeff: np.ndarray, crop: np.ndarray) -> np.ndarray:
     coeff = np.asarray(coeff, dtype=np.float32)
     crop = np.asarray(crop, dtype=np.float32)
     return np.concatenate([coeff[:, D3D_EXP], coeff[:, D3D_ANGLE], coeff[:, D3D_TRANS], crop], axis=1)
+
+
+def with_crop(motion70: np.ndarray, crop: np.ndarray) -> np.ndarray:
+    """(T, 70) exp|angle|trans plus crop (3,) or (T, 3) -> (T, 73) float32."""
+    motion70 = np.asarray(motion70, dtype=np.float32)
+    if motion70.ndim != 2 or motion70.shape[1] != MOTION_DIM:
+        raise ValueError(f"expected (T, {MOTION_DIM}) motion, got {motion70.shape}")
+    crop = np.broadcast_to(np.asarray(crop, dtype=np.float32), (motion70.shape[0], 3))
+    return np.concatenate([motion70, crop], axis=1)
 
 
 def from_lmdb_rows(rows: np.ndarray) -> np.ndarray:

@@ -1,1 +1,1 @@
-"""pirender.weights"""
+"""Weights in and out: our model directories and the official PIRender checkpoints."""

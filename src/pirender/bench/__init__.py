@@ -1,0 +1,1 @@
+"""Benchmarks: speed and quality figures measured side by side in one run (`pirender bench`)."""

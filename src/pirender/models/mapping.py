@@ -1,0 +1,27 @@
+"""MappingNet: a window of motion coefficients -> the latent motion descriptor (paper Sec. 3.1)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pirender.models.blocks import lrelu
+
+
+class MappingNet(nn.Module):
+    """Conv1d(k7) then dilated residual Conv1d(k3, d3) layers, average-pooled over time."""
+
+    def __init__(self, coeff_nc: int, descriptor_nc: int, layers: int) -> None:
+        super().__init__()
+        self.first = nn.Conv1d(coeff_nc, descriptor_nc, kernel_size=7)
+        self.blocks = nn.ModuleList(
+            nn.Conv1d(descriptor_nc, descriptor_nc, kernel_size=3, dilation=3) for _ in range(layers)
+        )
+
+    def forward(self, driving_coeffs: torch.Tensor) -> torch.Tensor:
+        """driving_coeffs: (B, 73, L) with L >= 6*layers + 7 (27) -> descriptor (B, D, 1)."""
+        out = self.first(driving_coeffs)  # (B, D, L-6); no activation after `first` (official)
+        for block in self.blocks:
+            out = block(lrelu(out)) + out[:, :, 3:-3]  # a k3/d3 conv shortens by 6: centre-crop residual
+        return F.adaptive_avg_pool1d(out, 1)

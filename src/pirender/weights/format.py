@@ -1,0 +1,77 @@
+"""Our release format: a directory with `config.json` (RendererConfig + provenance) and
+`model.safetensors` (the generator weights, nothing else). Loading never unpickles anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from pirender.config import RendererConfig
+from pirender.errors import CheckpointError
+from pirender.media.atomic import atomic_dir
+
+if TYPE_CHECKING:
+    from pirender.models.renderer import PIRenderer
+
+FORMAT_NAME = "pirender.renderer"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def save_model_dir(
+    model: PIRenderer, directory: str | Path, *, provenance: dict[str, Any] | None = None
+) -> Path:
+    """Write model's config and weights to `directory` atomically (replacing an older one only on success)."""
+    from safetensors.torch import save_file
+
+    import pirender
+
+    directory = Path(directory)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "pirender_version": pirender.__version__,
+        "config": model.config.to_dict(),
+        "num_parameters": sum(v.numel() for v in state.values()),
+        "provenance": provenance or {},
+    }
+    with atomic_dir(directory) as tmp:
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
+        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return directory
+
+
+def read_model_dir(directory: Path) -> tuple[RendererConfig, dict[str, torch.Tensor], dict[str, Any]]:
+    """-> (config, state_dict, metadata). Every failure is a CheckpointError naming the file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    for p in (config_path, weights_path):
+        if not p.is_file():
+            raise CheckpointError(f"{directory}: not a pirender model directory (no {p.name})")
+    try:
+        meta = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{config_path}: invalid JSON ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or "config" not in meta:
+        raise CheckpointError(f"{config_path}: not a {FORMAT_NAME} config (format={meta.get('format')!r})")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{config_path}: format_version {meta['format_version']} is newer than this pirender supports "
+            f"({FORMAT_VERSION}); upgrade pirender"
+        )
+    try:
+        config = RendererConfig.from_dict(meta["config"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{config_path}: bad config: {e}") from None
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{weights_path}: unreadable safetensors file: {e}") from None
+    return config, state, meta
