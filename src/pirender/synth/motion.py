@@ -1,0 +1,98 @@
+"""Smooth random motion for SynthHead "videos": head pose, framing, expressions and blinks.
+
+Every trajectory is band-limited noise (white noise smoothed by a Gaussian of a few hundred ms),
+so consecutive frames differ little, as in real video. Amplitudes are VoxCeleb-like: yaw std
+about 0.2 rad, pitch and roll smaller, translation a few hundredths, crop centre a few pixels.
+Blinks are short events (about 0.2 s) every 2-6 s. Deterministic per seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from pirender.motion import coeffs as layout
+from pirender.synth.expression import EXPRESSION_CONTROLS, neutral_coeffs
+
+# (std, smoothing seconds) per pose/crop column; index into the 73-vector.
+_POSE_NOISE = {
+    64: (0.12, 0.6),  # pitch
+    65: (0.22, 0.8),  # yaw
+    66: (0.07, 0.8),  # roll
+    67: (0.03, 1.0),  # trans x
+    68: (0.03, 1.0),  # trans y
+    69: (0.08, 1.2),  # trans z
+    70: (0.05, 1.5),  # crop s (relative)
+    71: (4.0, 1.2),  # crop tx (px)
+    72: (4.0, 1.2),  # crop ty (px)
+}
+# Expression controls that drift slowly (blinks and the mouth in talking mode are handled apart).
+_EXPR_DRIFT = ("smile", "frown", "pucker", "lip_stretch", "brow_raise", "brow_furrow", "cheek_puff", "squint")
+
+
+def smooth_noise(rng: np.random.Generator, num_frames: int, sigma_frames: float) -> np.ndarray:
+    """(num_frames,) zero-mean, unit-std band-limited noise (Gaussian-smoothed white noise)."""
+    sigma_frames = max(float(sigma_frames), 0.5)
+    pad = int(4 * sigma_frames) + 1
+    white = rng.standard_normal(num_frames + 2 * pad)
+    smooth = gaussian_filter1d(white, sigma_frames, mode="nearest")[pad : pad + num_frames]
+    # A Gaussian of std sigma passes 1 / sqrt(2 sqrt(pi) sigma) of unit white noise's std.
+    return smooth * np.sqrt(2.0 * np.sqrt(np.pi) * sigma_frames)
+
+
+def blink_track(rng: np.random.Generator, num_frames: int, fps: float) -> np.ndarray:
+    """(num_frames,) blink amount in [0, 1]: raised-cosine closures of ~0.2 s every 2-6 s."""
+    track = np.zeros(num_frames)
+    t = rng.uniform(0.3, 3.0)
+    times = np.arange(num_frames) / fps
+    while t < num_frames / fps:
+        duration = rng.uniform(0.15, 0.3)
+        phase = (times - t) / duration
+        inside = (phase >= 0) & (phase <= 1)
+        track[inside] = np.maximum(track[inside], 0.5 - 0.5 * np.cos(2 * np.pi * phase[inside]))
+        t += duration + rng.uniform(2.0, 6.0)
+    return track
+
+
+def random_motion(seed: int, num_frames: int, fps: float = 25.0, *, mouth: bool = True) -> np.ndarray:
+    """Smooth random motion.
+
+    Args:
+        seed: any non-negative int; the same seed gives the same motion.
+        num_frames: T >= 1.
+        fps: frame rate the smoothing time constants refer to.
+        mouth: if False, jaw_open and mouth-shape controls stay 0 (talking_clip drives them).
+    Returns:
+        (T, 73) float32 coefficients [exp 64 | angle 3 | trans 3 | crop 3]; unnamed exp slots are 0.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x30710]))
+    motion = np.repeat(neutral_coeffs()[None, :].astype(np.float64), num_frames, axis=0)
+    for column, (std, seconds) in _POSE_NOISE.items():
+        noise = smooth_noise(rng, num_frames, seconds * fps)
+        offset = rng.normal(0.0, 0.5 * std)  # a per-video mean pose, as real videos have
+        if column == 70:
+            motion[:, column] *= 1.0 + np.clip(offset + std * noise, -0.2, 0.2)
+        else:
+            motion[:, column] += offset + std * noise
+    for name in _EXPR_DRIFT:
+        # Mostly at rest, sometimes active: a positive part of smooth noise.
+        level = rng.uniform(-1.0, 0.3)
+        track = np.clip(level + 0.6 * smooth_noise(rng, num_frames, 1.0 * fps), 0.0, 1.0)
+        motion[:, EXPRESSION_CONTROLS[name]] = track
+    blink = blink_track(rng, num_frames, fps)
+    motion[:, EXPRESSION_CONTROLS["blink_left"]] = blink
+    motion[:, EXPRESSION_CONTROLS["blink_right"]] = blink
+    if mouth:
+        jaw = np.clip(rng.uniform(-0.6, 0.2) + 0.5 * smooth_noise(rng, num_frames, 0.5 * fps), 0.0, 1.0)
+        motion[:, EXPRESSION_CONTROLS["jaw_open"]] = jaw
+        shift = 0.3 * smooth_noise(rng, num_frames, 1.5 * fps)
+        motion[:, EXPRESSION_CONTROLS["mouth_shift"]] = np.clip(shift, -1.0, 1.0)
+    else:
+        for name in ("smile", "frown", "pucker", "lip_stretch"):
+            motion[:, EXPRESSION_CONTROLS[name]] *= 0.5  # talking_clip adds speech-driven lip shapes
+    motion[:, layout.ANGLE] = np.clip(motion[:, layout.ANGLE], -1.0, 1.0)
+    return motion.astype(np.float32)
