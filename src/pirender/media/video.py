@@ -154,8 +154,8 @@ class VideoWriter:
         path: str | os.PathLike[str],
         fps: float,
         size: tuple[int, int] | None = None,
-        *,
         audio: AudioSource = None,
+        *,
         crf: int = 18,
     ) -> None:
         if not fps or fps <= 0:
@@ -200,7 +200,9 @@ class VideoWriter:
             channels = self._audio_samples[0].shape[1]
             rate = self._audio_samples[1]
             self._audio_stream = self._container.add_stream(
-                "aac", rate=rate if rate in _AAC_RATES else 48000, layout="mono" if channels == 1 else "stereo"
+                "aac",
+                rate=rate if rate in _AAC_RATES else 48000,
+                layout="mono" if channels == 1 else "stereo",
             )
 
     def write(self, frame: np.ndarray) -> None:
@@ -239,7 +241,10 @@ class VideoWriter:
                 if self._audio_stream is not None and self._audio_samples is not None:
                     samples, rate = self._audio_samples
                     _encode_audio(
-                        self._container, self._audio_stream, samples[: int(round(self.num_frames / self.fps * rate))], rate
+                        self._container,
+                        self._audio_stream,
+                        samples[: int(round(self.num_frames / self.fps * rate))],
+                        rate,
                     )
         except BaseException:
             self._container.close()
@@ -310,7 +315,10 @@ def _load_audio(audio: AudioSource) -> tuple[np.ndarray, int]:
 
 
 def _encode_audio(
-    container: av.container.OutputContainer, stream: av.audio.stream.AudioStream, samples: np.ndarray, rate: int
+    container: av.container.OutputContainer,
+    stream: av.audio.stream.AudioStream,
+    samples: np.ndarray,
+    rate: int,
 ) -> None:
     """Encode (N, C) float samples at `rate` into an AAC stream of an open output container."""
     layout = "mono" if samples.shape[1] == 1 else "stereo"

@@ -11,6 +11,10 @@ from pirender.motion.coeffs import (
     motion_windows,
     window_indices,
 )
+from pirender.motion.crop import CropInfo, CropTransform
+from pirender.motion.formats import load_motion
+from pirender.motion.sequence import Motion
+from pirender.motion.smooth import SmoothingConfig, smooth_motion
 
 __all__ = [
     "ANGLE",
@@ -20,6 +24,12 @@ __all__ = [
     "POSE",
     "SEMANTIC_RADIUS",
     "TRANS",
+    "CropInfo",
+    "CropTransform",
+    "Motion",
+    "SmoothingConfig",
+    "load_motion",
     "motion_windows",
+    "smooth_motion",
     "window_indices",
 ]

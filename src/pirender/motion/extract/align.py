@@ -1,0 +1,161 @@
+"""Deep3DFaceRecon's 5-landmark alignment (spec section 13), written from its description.
+
+Given five 2D landmarks in an image of size (w0, h0) — left-eye centre, right-eye centre, nose tip,
+left mouth corner, right mouth corner, "left" meaning image-left — with y measured from the bottom
+(y' = h0 - 1 - y), a least-squares weak-perspective fit (POS) of five standard 3D landmarks gives a
+scale s_pos and a translation t = (tx, ty). The transform parameters are (w0, h0, s, tx, ty) with
+s = 102 / s_pos; the aligned image is the source resized by s with a 224 x 224 window centred on the
+translated face. PIRender's crop values are (s, tx, ty).
+
+The standard 3D landmarks come from the user's BFM folder (`similarity_Lm3D_all.mat`, 68 points,
+reduced to five as below). Without it — for cropping and for the crop values of a SadTalker source —
+we use `TEMPLATE_5`, our own five-point average face in the same units; it reproduces the scale of
+the official data to a few percent (the crop test on a real photograph checks this).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pirender.errors import InputError
+from pirender.motion.coeffs import REFERENCE_SIZE
+from pirender.motion.crop import CropTransform
+
+ALIGNED_SIZE = 224  # Deep3DFaceRecon's network input
+TARGET_SCALE = 102.0  # the `rescale` of align_img: s = TARGET_SCALE / s_pos
+
+# Five landmarks (x right, y up, z towards the camera), in the BFM units of Deep3DFaceRecon, where a
+# face at the camera's distance projects at ~102 px per unit. Our own average-face values (eye centres
+# 0.62 apart), not taken from any BFM file.
+TEMPLATE_5 = np.array(
+    [
+        [-0.31, 0.29, 0.13],  # left-eye centre (image left)
+        [0.31, 0.29, 0.13],  # right-eye centre
+        [0.00, -0.05, 0.55],  # nose tip
+        [-0.25, -0.38, 0.22],  # left mouth corner
+        [0.25, -0.38, 0.22],  # right mouth corner
+    ]
+)
+
+# 1-based 68-point indices that define the five points: eyes are means of their corners.
+_LM68_TO_5 = ((37, 40), (43, 46), (31,), (49,), (55,))
+
+
+def reduce_68_to_5(landmarks: np.ndarray) -> np.ndarray:
+    """(68, D) landmarks -> (5, D): mean of 37/40, mean of 43/46, point 31, 49, 55 (1-based)."""
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    if landmarks.shape[0] != 68:
+        raise ValueError(f"expected 68 landmarks, got {landmarks.shape}")
+    return np.stack([landmarks[[i - 1 for i in group]].mean(axis=0) for group in _LM68_TO_5])
+
+
+def load_standard_landmarks(bfm_dir: str | os.PathLike[str]) -> np.ndarray:
+    """The five standard 3D landmarks (5, 3) from a Deep3DFaceRecon BFM folder."""
+    import scipy.io
+
+    path = Path(bfm_dir) / "similarity_Lm3D_all.mat"
+    if not path.is_file():
+        raise InputError(
+            f"{path} not found: pass the Deep3DFaceRecon BFM folder (it holds similarity_Lm3D_all.mat); "
+            "see docs/motion.md"
+        )
+    try:
+        data = scipy.io.loadmat(str(path))
+    except (ValueError, TypeError, OSError, NotImplementedError, scipy.io.matlab.MatReadError) as e:
+        raise InputError(f"{path}: not a readable .mat file ({e})") from None
+    if "lm" not in data or np.asarray(data["lm"]).shape != (68, 3):
+        raise InputError(f"{path}: expected an array 'lm' of shape (68, 3)")
+    return reduce_68_to_5(np.asarray(data["lm"], dtype=np.float64))
+
+
+def pos_fit(points_2d: np.ndarray, points_3d: np.ndarray) -> tuple[float, np.ndarray]:
+    """Least-squares weak perspective: find a (2, 3) linear map A and t with points_2d ~ points_3d @ A.T + t.
+
+    Args:
+        points_2d: (N, 2) image points, y up.
+        points_3d: (N, 3) model points.
+    Returns:
+        s_pos = mean of the two row norms of A, and t (2,).
+    """
+    points_2d = np.asarray(points_2d, dtype=np.float64)
+    points_3d = np.asarray(points_3d, dtype=np.float64)
+    n = len(points_3d)
+    design = np.zeros((2 * n, 8))
+    design[0::2, 0:3] = points_3d
+    design[0::2, 3] = 1.0
+    design[1::2, 4:7] = points_3d
+    design[1::2, 7] = 1.0
+    k, *_ = np.linalg.lstsq(design, points_2d.reshape(-1), rcond=None)
+    s_pos = (np.linalg.norm(k[0:3]) + np.linalg.norm(k[4:7])) / 2.0
+    return float(s_pos), np.array([k[3], k[7]])
+
+
+def transform_params(landmarks: np.ndarray, image_size: tuple[int, int], standard: np.ndarray) -> np.ndarray:
+    """Deep3DFaceRecon transform parameters of one image.
+
+    Args:
+        landmarks: (5, 2) pixel coordinates, x right, y DOWN (as detectors give them).
+        image_size: (w0, h0).
+        standard: (5, 3) standard 3D landmarks.
+    Returns:
+        (5,) float64 (w0, h0, s, tx, ty): s = 102 / s_pos, (tx, ty) in pixels with y from the bottom.
+    """
+    w0, h0 = image_size
+    points = np.asarray(landmarks, dtype=np.float64).copy()
+    points[:, 1] = h0 - 1 - points[:, 1]
+    s_pos, t = pos_fit(points, standard)
+    if not s_pos > 0:
+        raise ValueError("degenerate landmarks: alignment scale is zero")
+    return np.array([w0, h0, TARGET_SCALE / s_pos, t[0], t[1]])
+
+
+def aligned_crop(params: np.ndarray) -> CropTransform:
+    """The 224 x 224 aligned window of the transform parameters, as a crop of the original image."""
+    w0, h0, s, tx, ty = (float(v) for v in params)
+    # Window centred on the translated face: source (tx, h0 - 1 - ty) in index coordinates, i.e. +0.5
+    # in the continuous coordinates of CropTransform; side 224 / s source pixels.
+    return CropTransform(tx + 0.5, h0 - 1 - ty + 0.5, ALIGNED_SIZE / s, ALIGNED_SIZE, int(w0), int(h0))
+
+
+def align_image(
+    image: np.ndarray, landmarks: np.ndarray, standard: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`align_img`: (H, W, 3) uint8 image + (5, 2) landmarks (y down) -> ((224, 224, 3) uint8, params (5,))."""
+    h0, w0 = image.shape[:2]
+    params = transform_params(landmarks, (w0, h0), standard)
+    return aligned_crop(params).apply(image), params
+
+
+def to_reference_crop(params: np.ndarray, frame_size: int) -> np.ndarray:
+    """(s, tx, ty) of a square frame of `frame_size` px, re-expressed for the official 256 px frame.
+
+    Args:
+        params: (..., 5) transform parameters.
+    Returns:
+        (..., 3) float32: s * size/256, tx * 256/size, ty * 256/size (unchanged at 256).
+    """
+    params = np.asarray(params, dtype=np.float64)
+    k = frame_size / REFERENCE_SIZE
+    return np.stack([params[..., 2] * k, params[..., 3] / k, params[..., 4] / k], axis=-1).astype(np.float32)
+
+
+def crop_values_from_image(image: np.ndarray, *, standard: np.ndarray | None = None) -> np.ndarray:
+    """Crop values (s, tx, ty) of a face image (a VoxCeleb-style crop), for the 256 px reference frame.
+
+    Needs the faces extra (mediapipe) to find the landmarks; uses TEMPLATE_5 unless `standard` is given.
+    """
+    from pirender.motion.faces import FaceCropper
+
+    image = np.asarray(image)
+    h, w = image.shape[:2]
+    if h != w:
+        raise InputError(
+            f"crop values need a square face crop, got a {w}x{h} image (run `pirender crop` first)"
+        )
+    with FaceCropper() as cropper:
+        landmarks = cropper.landmarks5(image)
+    params = transform_params(landmarks, (w, h), TEMPLATE_5 if standard is None else standard)
+    return to_reference_crop(params, w)

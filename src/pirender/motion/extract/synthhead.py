@@ -1,0 +1,208 @@
+"""The embedded extractor: a small CNN that reads SynthHead renders back into their coefficients.
+
+Trained by `bench/train_synth_extractor.py` on freshly rendered random identities, poses and
+expressions (errors on held-out identities in docs/motion.md). It predicts the named expression
+controls of `pirender.synth.EXPRESSION_CONTROLS` (other expression slots are 0, as SynthHead ignores
+them), the angles, the translation and the crop values. Shipped inside the package as
+`assets/synthhead_extractor.safetensors` + `.json` (architecture, target normalisation, provenance).
+
+Input: face crops of any square size, resized to `input_size` (antialiased bilinear), RGB in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
+
+from pirender.errors import CheckpointError, InputError
+from pirender.motion.coeffs import ANGLE, COEFF_DIM, CROP, TRANS
+
+ASSET_DIR = Path(__file__).resolve().parents[2] / "assets"
+DEFAULT_WEIGHTS = ASSET_DIR / "synthhead_extractor.safetensors"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SynthHeadNetConfig:
+    """Architecture and output meaning of the SynthHead regressor (stored next to its weights)."""
+
+    input_size: int = 128
+    widths: tuple[int, ...] = (32, 48, 96, 160, 256)  # stem, then one stage per entry after it
+    blocks: tuple[int, ...] = (1, 2, 2, 2)  # residual blocks per stage (stride 2 at each stage start)
+    control_names: tuple[str, ...] = ()  # expression controls predicted, in output order
+    control_slots: tuple[int, ...] = ()  # their slots in the 64 expression values
+    target_mean: tuple[float, ...] = ()  # normalisation of the outputs: value = out * std + mean
+    target_std: tuple[float, ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self.control_slots) + 9  # controls | angle 3 | trans 3 | crop 3
+
+    def to_json(self) -> str:
+        return json.dumps({"format_version": FORMAT_VERSION, **asdict(self)}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> SynthHeadNetConfig:
+        data = json.loads(text)
+        version = data.pop("format_version", None)
+        if version != FORMAT_VERSION:
+            raise ValueError(f"unsupported format_version {version}")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown keys {unknown}")
+        for key in ("widths", "blocks", "control_names", "control_slots", "target_mean", "target_std"):
+            data[key] = tuple(data[key])
+        return cls(**data)
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3 -> BN -> ReLU -> conv3x3 -> BN, plus (projected) shortcut; stride on the first conv."""
+
+    def __init__(self, in_channels: int, out_channels: int, *, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class SynthHeadNet(nn.Module):
+    """(B, 3, S, S) image in [-1, 1] -> (B, num_outputs) normalised targets."""
+
+    def __init__(self, config: SynthHeadNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        widths = config.widths
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, widths[0], 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()
+        )
+        stages = []
+        for index, count in enumerate(config.blocks):
+            in_c, out_c = widths[index], widths[index + 1]
+            stage = [ResidualBlock(in_c, out_c, stride=2)] + [
+                ResidualBlock(out_c, out_c) for _ in range(count - 1)
+            ]
+            stages.append(nn.Sequential(*stage))
+        self.stages = nn.Sequential(*stages)
+        # Keep where things are: a coarse spatial map (4x4) instead of a global average, since
+        # position and size (trans, crop) are what is being regressed.
+        self.pool = nn.AdaptiveAvgPool2d(4)
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(widths[-1] * 16, 256), nn.ReLU(), nn.Linear(256, config.num_outputs)
+        )
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, C + 9)."""
+        return self.head(self.pool(self.stages(self.stem(image))))
+
+
+def prepare_images(frames: Sequence[np.ndarray] | np.ndarray, size: int) -> torch.Tensor:
+    """(T, H, W, 3) uint8 square crops -> (T, 3, size, size) float in [-1, 1] (antialiased resize)."""
+    batch = []
+    for frame in frames:
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise InputError(f"expected (H, W, 3) uint8 frames, got {frame.shape} {frame.dtype}")
+        if frame.shape[0] != size or frame.shape[1] != size:
+            frame = np.asarray(
+                Image.fromarray(frame).resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
+            )
+        batch.append(frame)
+    array = np.stack(batch).astype(np.float32) / 127.5 - 1.0
+    return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+
+
+def targets_from_coeffs(coeffs: np.ndarray, control_slots: Sequence[int]) -> np.ndarray:
+    """(N, 73) coefficients -> (N, C + 9) regression targets [controls | angle | trans | crop]."""
+    coeffs = np.asarray(coeffs, dtype=np.float32)
+    return np.concatenate(
+        [coeffs[:, list(control_slots)], coeffs[:, ANGLE], coeffs[:, TRANS], coeffs[:, CROP]], axis=1
+    )
+
+
+def coeffs_from_targets(targets: np.ndarray, control_slots: Sequence[int]) -> np.ndarray:
+    """Inverse of targets_from_coeffs: (N, C + 9) -> (N, 73), unnamed expression slots 0."""
+    targets = np.asarray(targets, dtype=np.float32)
+    n, c = len(targets), len(control_slots)
+    coeffs = np.zeros((n, COEFF_DIM), dtype=np.float32)
+    coeffs[:, list(control_slots)] = targets[:, :c]
+    coeffs[:, ANGLE] = targets[:, c : c + 3]
+    coeffs[:, TRANS] = targets[:, c + 3 : c + 6]
+    coeffs[:, CROP] = targets[:, c + 6 : c + 9]
+    return coeffs
+
+
+class SynthHeadExtractor:
+    """SynthHead renders -> (T, 73) coefficients with the shipped (or a given) regressor."""
+
+    name = "synthhead"
+
+    def __init__(
+        self, net: SynthHeadNet, *, batch_size: int = 32, device: str | torch.device = "cpu"
+    ) -> None:
+        self.net = net.eval().to(device)
+        self.config = net.config
+        self.batch_size = batch_size
+        self.device = torch.device(device)
+        self._mean = torch.tensor(self.config.target_mean, dtype=torch.float32)
+        self._std = torch.tensor(self.config.target_std, dtype=torch.float32)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str] | None = None, *, device: str | torch.device = "cpu"
+    ) -> SynthHeadExtractor:
+        """Load weights (.safetensors) and their config (same name, .json); default: the shipped ones."""
+        from safetensors.torch import load_file
+
+        weights = Path(path) if path is not None else DEFAULT_WEIGHTS
+        config_path = weights.with_suffix(".json")
+        if not weights.is_file() or not config_path.is_file():
+            raise CheckpointError(f"SynthHead extractor not found: need {weights} and {config_path}")
+        try:
+            config = SynthHeadNetConfig.from_json(config_path.read_text(encoding="utf-8"))
+        except (ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{config_path}: bad extractor config ({e})") from None
+        net = SynthHeadNet(config)
+        state = load_file(str(weights))
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        result = net.load_state_dict(state, strict=False)
+        if result.missing_keys or result.unexpected_keys:
+            raise CheckpointError(
+                f"{weights}: weights do not match the config (missing {result.missing_keys[:3]}, "
+                f"unexpected {result.unexpected_keys[:3]})"
+            )
+        return cls(net, device=device)
+
+    @torch.no_grad()
+    def extract(self, frames: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """(T, S, S, 3) uint8 face crops -> (T, 73) float32 (crop values for 256 px frames)."""
+        frames = list(frames)
+        if not frames:
+            raise InputError("no frames to extract motion from")
+        outputs = []
+        for start in range(0, len(frames), self.batch_size):
+            batch = prepare_images(frames[start : start + self.batch_size], self.config.input_size)
+            outputs.append(self.net(batch.to(self.device)).cpu() * self._std + self._mean)
+        return coeffs_from_targets(torch.cat(outputs).numpy(), self.config.control_slots)
