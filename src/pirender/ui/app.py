@@ -1,0 +1,438 @@
+"""The web app: `build_app(models) -> gradio.Blocks`, three tabs over one source portrait.
+
+* Edit: pose and expression sliders with a live preview (re-rendered when a slider is released),
+  presets, raw expression slots, PNG download, a sweep video.
+* Reenact: a driving video or motion file, relative or absolute motion, the result with its audio.
+* Speak: an uploaded or recorded speech, K sampled motions, one video each.
+
+Layout and wiring only: the work is done by `pirender.ui.handlers`, which calls the pipelines.
+Nothing happens at import; gradio is imported by `build_app` after the offline settings are in place.
+Errors reach the page as one-line messages (gr.Error), never as tracebacks.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pirender.errors import PirenderError
+from pirender.ui import handlers
+from pirender.ui.handlers import AppModels, EditValues, Portrait
+from pirender.ui.launch import configure_offline
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+log = logging.getLogger("pirender.ui")
+F = TypeVar("F", bound=Callable[..., Any])
+
+TITLE = "pirender: portrait editing, reenactment and speech"
+INTRO = (
+    "Upload a portrait or pick a demo identity, then change its head pose and expression, make it "
+    "imitate a driving video, or make it speak. Everything runs on this machine."
+)
+NO_SOURCE = "No source portrait: upload an image or pick a demo identity first."
+DRIVING_TYPES = [".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".npz", ".mat", ".txt"]
+
+
+def user_errors(fn: F) -> F:
+    """Show every failure of `fn` as a one-line message in the page (the server log keeps tracebacks
+    of unexpected ones)."""
+    import gradio as gr
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (PirenderError, FileNotFoundError, ValueError) as e:
+            raise gr.Error(_one_line(e), print_exception=False) from None
+        except Exception as e:  # a bug: still one line in the page
+            log.exception("pirender ui: internal error in %s", fn.__name__)
+            raise gr.Error(
+                f"internal error: {type(e).__name__}: {_one_line(e)} (details in the server log)",
+                print_exception=False,
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if isinstance(error, OSError) and error.filename and error.strerror:
+        text = f"{error.strerror}: {error.filename}"
+    return " ".join(text.split())
+
+
+def _require(portrait: Portrait | None) -> Portrait:
+    if portrait is None:
+        raise PirenderError(NO_SOURCE)
+    return portrait
+
+
+def build_app(models: AppModels) -> gr.Blocks:
+    """The Blocks app over `models` (loaded lazily, on the first render). Launch with `ui.launch.serve`."""
+    configure_offline()
+    import gradio as gr
+
+    controls = handlers.expression_controls()
+    presets = handlers.preset_names()
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
+        portrait_state = gr.State(None)
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        with gr.Row():
+            # -- the source portrait --------------------------------------------------------------
+            with gr.Column(scale=1, min_width=280):
+                upload = gr.Image(
+                    label="Portrait (auto-cropped)",
+                    type="filepath",
+                    sources=["upload", "clipboard"],
+                    height=240,
+                    elem_id="source-upload",
+                )
+                crop_mode = gr.Radio(
+                    [(text, key) for key, text in handlers.CROP_CHOICES.items()],
+                    value="auto",
+                    label="Crop",
+                    elem_id="crop-mode",
+                )
+                with gr.Row():
+                    demo_seed = gr.Number(
+                        0, precision=0, minimum=0, label="Demo identity", elem_id="demo-seed"
+                    )
+                    demo_button = gr.Button("Use demo identity", elem_id="demo-button")
+                crop_view = gr.Image(
+                    label="What the renderer sees",
+                    interactive=False,
+                    format="png",
+                    height=200,
+                    elem_id="source-crop",
+                )
+                notice = gr.Markdown("", elem_id="source-notice")
+            # -- the three applications -----------------------------------------------------------
+            with gr.Column(scale=3):
+                with gr.Tabs():
+                    with gr.Tab("Edit", id="edit"):
+                        with gr.Row():
+                            with gr.Column(scale=1, min_width=240):
+                                pose = {
+                                    name: gr.Slider(
+                                        low,
+                                        high,
+                                        value=0.0,
+                                        step=step,
+                                        label=_POSE_LABELS[name],
+                                        buttons=[],
+                                        elem_id=f"slider-{name}",
+                                    )
+                                    for name, (low, high, step) in handlers.POSE_RANGES.items()
+                                }
+                                with gr.Accordion("Advanced", open=False):
+                                    preset = gr.Dropdown(
+                                        [("none", ""), *presets],
+                                        value="",
+                                        label="Expression preset",
+                                        elem_id="preset",
+                                    )
+                                    strength = gr.Slider(
+                                        0, 1, value=1.0, step=0.05, label="Preset strength", buttons=[]
+                                    )
+                                    raw = gr.Textbox(
+                                        label="Raw expression coefficients",
+                                        placeholder="index=value, e.g. 5=0.8, 20=-0.5 (indices 0..63)",
+                                        info="applied last; press Enter to render",
+                                        elem_id="raw-coeffs",
+                                    )
+                            with gr.Column(scale=1, min_width=240):
+                                expression = {
+                                    name: gr.Slider(
+                                        lo,
+                                        hi,
+                                        value=0.0,
+                                        step=0.01,
+                                        label=name.replace("_", " "),
+                                        buttons=[],
+                                        elem_id=f"slider-{name}",
+                                    )
+                                    for name, (_, lo, hi) in controls.items()
+                                }
+                            with gr.Column(scale=2, min_width=320):
+                                preview = gr.Image(
+                                    label="Preview",
+                                    type="filepath",
+                                    format="png",
+                                    interactive=False,
+                                    height=420,
+                                    buttons=["download", "fullscreen"],
+                                    elem_id="edit-preview",
+                                )
+                                with gr.Row():
+                                    render_button = gr.Button("Render", variant="primary", elem_id="render")
+                                    reset_button = gr.Button("Reset to the source", elem_id="reset")
+                                download = gr.DownloadButton(
+                                    "Download PNG", value=None, interactive=False, elem_id="download-png"
+                                )
+                                with gr.Accordion("Sweep video", open=False):
+                                    sweep_param = gr.Dropdown(
+                                        handlers.sweep_params(), value="yaw", label="Parameter"
+                                    )
+                                    with gr.Row():
+                                        sweep_start = gr.Number(-20.0, label="From")
+                                        sweep_end = gr.Number(20.0, label="To")
+                                        sweep_steps = gr.Number(
+                                            25, precision=0, minimum=2, label="Steps each way"
+                                        )
+                                    sweep_button = gr.Button("Render sweep MP4", elem_id="sweep")
+                                    sweep_video = gr.Video(
+                                        label="Sweep", interactive=False, elem_id="sweep-video"
+                                    )
+                    with gr.Tab("Reenact", id="reenact"):
+                        with gr.Row():
+                            with gr.Column():
+                                driving = gr.File(
+                                    label="Driving video or motion file (.npz, .mat, .txt)",
+                                    file_types=DRIVING_TYPES,
+                                    elem_id="driving",
+                                )
+                                motion_mode = gr.Radio(
+                                    list(handlers.MOTION_CHOICES),
+                                    value="relative",
+                                    label="Motion",
+                                    info="relative: the driver's changes on the source's own pose and "
+                                    "expression; absolute: the driver's values as they are",
+                                )
+                                side_by_side = gr.Checkbox(False, label="Show source | driving | result")
+                                reenact_button = gr.Button("Reenact", variant="primary", elem_id="reenact")
+                            reenact_video = gr.Video(
+                                label="Result", interactive=False, elem_id="reenact-video"
+                            )
+                    with gr.Tab("Speak", id="speak"):
+                        with gr.Row():
+                            with gr.Column():
+                                speech = gr.Audio(
+                                    label="Speech (upload or record)",
+                                    sources=["upload", "microphone"],
+                                    type="filepath",
+                                    elem_id="speech",
+                                )
+                                samples = gr.Slider(
+                                    1,
+                                    models.limits.max_samples,
+                                    value=2,
+                                    step=1,
+                                    label="Number of samples",
+                                    buttons=[],
+                                )
+                                temperature = gr.Slider(
+                                    0.0, 2.0, value=1.0, step=0.05, label="Temperature", buttons=[]
+                                )
+                                speak_seed = gr.Number(0, precision=0, label="Seed")
+                                speak_button = gr.Button("Speak", variant="primary", elem_id="speak")
+                            speak_gallery = gr.Gallery(
+                                label="Results (one video per sample)", columns=2, elem_id="speak-videos"
+                            )
+
+        pose_sliders = list(pose.values())
+        expression_sliders = list(expression.values())
+        edit_inputs = [portrait_state, *pose_sliders, *expression_sliders, raw, preset, strength]
+        slider_outputs = [*pose_sliders, *expression_sliders]
+
+        def values_from(args: tuple[Any, ...]) -> EditValues:
+            """(pose..., expression..., raw, preset, strength) widget values -> EditValues."""
+            n, m = len(pose), len(expression)
+            return EditValues(
+                pose=dict(zip(pose, map(float, args[:n]), strict=True)),
+                controls=dict(zip(expression, map(float, args[n : n + m]), strict=True)),
+                raw=str(args[n + m] or ""),
+                preset=str(args[n + m + 1] or "") or None,
+                preset_strength=float(args[n + m + 2]),
+            )
+
+        def slider_updates(values: EditValues) -> list[float]:
+            return [values.pose[name] for name in pose] + [values.controls[name] for name in expression]
+
+        def rendered(portrait: Portrait, values: EditValues) -> tuple[str, Any]:
+            path = str(handlers.save_png(models, handlers.render_edit(models, portrait, values)))
+            return path, gr.DownloadButton(value=path, interactive=True)
+
+        # -- events: the source ---------------------------------------------------------------------
+        source_outputs = [portrait_state, crop_view, notice, *slider_outputs, preset, raw, preview, download]
+
+        def loaded(portrait: Portrait) -> list[Any]:
+            if portrait.notice:
+                gr.Warning(portrait.notice)
+            values = handlers.own_values(portrait)
+            note = f"**{portrait.name}**" + (f": {portrait.notice}" if portrait.notice else "")
+            return [
+                portrait,
+                portrait.crop,
+                note,
+                *slider_updates(values),
+                "",
+                "",
+                *rendered(portrait, values),
+            ]
+
+        @user_errors
+        def on_upload(upload: dict[str, Any] | None, crop: str) -> list[Any]:
+            # Called without gradio's preprocessing (which would fail on a file that is not an image
+            # with a long message): `upload` is the uploaded file's record, read by the pipelines.
+            if not upload:
+                return [
+                    None,
+                    None,
+                    "",
+                    *([0.0] * len(slider_outputs)),
+                    "",
+                    "",
+                    None,
+                    gr.DownloadButton(value=None, interactive=False),
+                ]
+            if not upload.get("path"):
+                raise PirenderError("the picture did not arrive as a file; upload it again")
+            name = Path(str(upload.get("orig_name") or upload["path"])).name
+            portrait = handlers.load_portrait(models, upload["path"], crop=crop, name=name)  # type: ignore[arg-type]
+            return loaded(portrait)
+
+        @user_errors
+        def on_demo(seed: float | None) -> list[Any]:
+            return loaded(handlers.demo_portrait(models, int(seed or 0)))
+
+        @user_errors
+        def on_crop(upload: dict[str, Any] | None, crop: str) -> list[Any]:
+            if not upload:  # nothing uploaded (perhaps a demo identity): nothing to crop again
+                return [gr.skip()] * len(source_outputs)
+            return on_upload(upload, crop)
+
+        upload.upload(on_upload, [upload, crop_mode], source_outputs, preprocess=False)
+        upload.clear(on_upload, [upload, crop_mode], source_outputs, preprocess=False)
+        crop_mode.input(on_crop, [upload, crop_mode], source_outputs, preprocess=False)
+        demo_button.click(on_demo, [demo_seed], source_outputs)
+
+        # -- events: edit ---------------------------------------------------------------------------
+        @user_errors
+        def on_render(portrait: Portrait | None, *args: Any) -> tuple[str, Any]:
+            return rendered(_require(portrait), values_from(args))
+
+        @user_errors
+        def on_reset(portrait: Portrait | None) -> list[Any]:
+            portrait = _require(portrait)
+            values = handlers.own_values(portrait)
+            return [*slider_updates(values), "", "", *rendered(portrait, values)]
+
+        @user_errors
+        def on_preset(portrait: Portrait | None, *args: Any) -> list[Any]:
+            portrait = _require(portrait)
+            chosen = values_from(args)
+            blended = handlers.preset_values(portrait, chosen.preset, chosen.preset_strength)
+            values = EditValues(
+                chosen.pose, blended.controls, chosen.raw, chosen.preset, chosen.preset_strength
+            )
+            return [*slider_updates(values)[len(pose) :], *rendered(portrait, values)]
+
+        render_outputs = [preview, download]
+        for slider in [*pose_sliders, *expression_sliders]:
+            # release = the user let go of the slider (or left its number box): one render, and only
+            # the latest one if several are waiting.
+            slider.release(
+                on_render, edit_inputs, render_outputs, trigger_mode="always_last", show_progress="minimal"
+            )
+        render_button.click(on_render, edit_inputs, render_outputs)
+        raw.submit(on_render, edit_inputs, render_outputs)
+        reset_button.click(on_reset, [portrait_state], [*slider_outputs, preset, raw, *render_outputs])
+        preset.input(on_preset, edit_inputs, [*expression_sliders, *render_outputs])
+        strength.release(
+            on_preset, edit_inputs, [*expression_sliders, *render_outputs], trigger_mode="always_last"
+        )
+
+        @user_errors
+        def on_sweep(
+            portrait: Portrait | None,
+            param: str,
+            start: float,
+            end: float,
+            steps: float,
+            *args: Any,
+            progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (gradio's injection idiom)
+        ) -> str:
+            return str(
+                handlers.render_sweep(
+                    models,
+                    _require(portrait),
+                    values_from(args),
+                    param=param,
+                    start=float(start),
+                    end=float(end),
+                    steps=int(steps),
+                    progress=True,
+                )
+            )
+
+        sweep_button.click(
+            on_sweep,
+            [portrait_state, sweep_param, sweep_start, sweep_end, sweep_steps, *edit_inputs[1:]],
+            sweep_video,
+        )
+
+        # -- events: reenact and speak --------------------------------------------------------------
+        @user_errors
+        def on_reenact(
+            portrait: Portrait | None,
+            driving_path: str | None,
+            motion: str,
+            panels: bool,
+            progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+        ) -> str:
+            portrait = _require(portrait)
+            if not driving_path:
+                raise PirenderError("No driving motion: upload a video or a motion file (.npz, .mat, .txt).")
+            return str(
+                handlers.reenact_video(
+                    models, portrait, Path(driving_path), motion=motion, side_by_side=panels, progress=True
+                )
+            )
+
+        reenact_button.click(on_reenact, [portrait_state, driving, motion_mode, side_by_side], reenact_video)
+
+        @user_errors
+        def on_speak(
+            portrait: Portrait | None,
+            audio_path: str | None,
+            count: float,
+            temp: float,
+            seed: float | None,
+            progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+        ) -> list[str]:
+            portrait = _require(portrait)
+            if not audio_path:
+                raise PirenderError("No speech: upload an audio file or record one.")
+            paths = handlers.speak_videos(
+                models,
+                portrait,
+                Path(audio_path),
+                samples=int(count),
+                temperature=float(temp),
+                seed=int(seed or 0),
+                progress=True,
+            )
+            return [str(p) for p in paths]
+
+        speak_button.click(
+            on_speak, [portrait_state, speech, samples, temperature, speak_seed], speak_gallery
+        )
+    return app
+
+
+_POSE_LABELS = {
+    "yaw": "yaw (degrees, turn)",
+    "pitch": "pitch (degrees, nod)",
+    "roll": "roll (degrees, tilt)",
+    "tx": "translation x",
+    "ty": "translation y",
+    "tz": "translation z",
+}

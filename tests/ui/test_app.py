@@ -1,0 +1,220 @@
+"""The web app without a browser: build_app constructs, the handlers work when called directly."""
+
+from __future__ import annotations
+
+import os
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pirender.errors import PirenderError
+
+pytest.importorskip("gradio", reason="the web app needs gradio (pip install 'pirender[ui]')")
+
+
+def test_build_app_constructs_without_launching(app_models) -> None:
+    import gradio as gr
+
+    from pirender.ui.app import build_app
+
+    app = build_app(app_models)
+    assert isinstance(app, gr.Blocks)
+    assert app.analytics_enabled is False
+    assert not getattr(app, "is_running", False)
+    assert app_models._edit is None  # models load on the first render, not when the page is built
+    ids = {block.elem_id for block in app.blocks.values() if getattr(block, "elem_id", None)}
+    for expected in ("source-upload", "slider-yaw", "slider-smile", "edit-preview", "render", "download-png"):
+        assert expected in ids
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False" and os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_importing_the_app_module_does_not_import_gradio() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, pirender.ui.app, pirender.cli.ui; print('gradio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_upload_without_a_face_falls_back_to_a_centre_crop(app_models, faceless_png: Path) -> None:
+    from pirender.ui import handlers
+
+    portrait = handlers.load_portrait(app_models, faceless_png)
+    assert portrait.crop.shape == (64, 64, 3)
+    assert portrait.transform is not None and portrait.transform.side == 72  # centre square of 96x72
+    assert "centre square" in portrait.notice
+    assert portrait.coeffs.shape == (73,) and np.all(np.isfinite(portrait.coeffs))
+    # "whole" takes the centre square without looking for a face, and says nothing.
+    whole = handlers.load_portrait(app_models, faceless_png, crop="whole")
+    assert whole.notice == "" and np.array_equal(whole.crop, portrait.crop)
+
+
+def test_edit_render_changes_with_the_sliders(app_models, faceless_png: Path) -> None:
+    from pirender.ui import handlers
+    from pirender.ui.handlers import EditValues
+
+    portrait = handlers.load_portrait(app_models, faceless_png)
+    own = handlers.own_values(portrait)
+    base = handlers.render_edit(app_models, portrait, own)
+    assert base.shape == (72, 96, 3) and base.dtype == np.uint8  # pasted back into the photo
+    assert np.array_equal(base, handlers.render_edit(app_models, portrait, own))  # deterministic
+    turned = handlers.render_edit(app_models, portrait, EditValues({**own.pose, "yaw": 30.0}, own.controls))
+    assert np.abs(turned.astype(int) - base.astype(int)).mean() > 0.1
+    smiling = handlers.render_edit(app_models, portrait, EditValues(own.pose, {**own.controls, "smile": 1.0}))
+    assert not np.array_equal(smiling, base)
+    raw = handlers.render_edit(app_models, portrait, EditValues(own.pose, own.controls, raw="40=3"))
+    assert not np.array_equal(raw, base)
+    path = handlers.save_png(app_models, turned)
+    assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), turned)
+
+
+def test_sliders_start_at_the_portraits_own_values(app_models) -> None:
+    from pirender.synth import with_controls
+    from pirender.ui import handlers
+
+    portrait = handlers.demo_portrait(app_models, 3)
+    assert portrait.crop.shape == (64, 64, 3) and portrait.transform is None
+    portrait.coeffs = with_controls(portrait.coeffs, smile=0.5)
+    portrait.coeffs[65] = np.radians(10.0)  # yaw
+    values = handlers.own_values(portrait)
+    assert values.pose["yaw"] == 10.0 and values.controls["smile"] == 0.5
+    edit = values.to_edit()
+    assert np.allclose(edit.apply(portrait.coeffs), portrait.coeffs, atol=1e-6)  # no change at rest
+    preset = handlers.preset_values(portrait, "smile", 0.5)
+    assert preset.controls["smile"] > values.controls["smile"] - 1e-6 and preset.preset == "smile"
+
+
+def test_user_mistakes_are_one_line_errors(app_models, faceless_png: Path, tmp_path: Path) -> None:
+    from pirender.ui import handlers
+    from pirender.ui.handlers import EditValues
+
+    portrait = handlers.load_portrait(app_models, faceless_png)
+    with pytest.raises(PirenderError, match="raw coefficients: .*not a number"):
+        handlers.render_edit(app_models, portrait, EditValues(raw="5=abc"))
+    with pytest.raises(PirenderError, match="outside 0..63"):
+        handlers.render_edit(app_models, portrait, EditValues(raw="99=1"))
+    text = tmp_path / "notes.txt.png"
+    text.write_text("not an image")
+    with pytest.raises(PirenderError, match=r"^notes.txt.png: not a readable image"):
+        handlers.load_portrait(app_models, text)
+    with pytest.raises(PirenderError, match="steps"):
+        handlers.render_sweep(app_models, portrait, EditValues(), param="yaw", start=0, end=1, steps=1000)
+
+
+def test_gradio_handlers_turn_errors_into_messages() -> None:
+    import gradio as gr
+
+    from pirender.ui.app import NO_SOURCE, _require, user_errors
+
+    @user_errors
+    def no_source() -> None:
+        _require(None)
+
+    @user_errors
+    def bug() -> None:
+        raise KeyError("x")
+
+    with pytest.raises(gr.Error) as info:
+        no_source()
+    assert info.value.message == NO_SOURCE
+    with pytest.raises(gr.Error) as info:
+        bug()
+    assert info.value.message.startswith("internal error: KeyError") and "\n" not in info.value.message
+
+
+def _event(app, name: str):  # noqa: ANN001, ANN202 (gradio Blocks -> BlockFunction)
+    functions = [fn for fn in app.fns.values() if fn.name == name]
+    assert functions, f"no event handler {name}"
+    return functions[0]
+
+
+def _call(app, name: str, *inputs: object) -> object:  # noqa: ANN001
+    """Call an event's function as gradio would: one value per input component, in order."""
+    event = _event(app, name)
+    assert len(inputs) == len(event.inputs), f"{name} takes {len(event.inputs)} inputs"
+    return event.fn(*inputs)
+
+
+def test_events_sweep_reenact_and_speak_write_videos(app_models, tmp_path: Path) -> None:
+    """Through the app's own event functions (wiring: inputs in the order the page sends them)."""
+    import gradio as gr
+
+    from pirender.media.video import probe_video
+    from pirender.motion.sequence import Motion
+    from pirender.synth import random_motion
+    from pirender.ui.app import NO_SOURCE, build_app
+
+    app = build_app(app_models)
+    state, crop, note, *rest = _call(app, "on_demo", 1)
+    assert crop.shape == (64, 64, 3) and note == "**SynthHead #1**"
+    sliders, preview = rest[:18], rest[20]
+    assert Image.open(preview).size == (64, 64)
+    edit_values = [*sliders, "", "", 1.0]  # pose and expression sliders, raw, preset, strength
+    with pytest.raises(gr.Error, match=NO_SOURCE):
+        _call(app, "on_render", None, *edit_values)
+    rendered, _ = _call(app, "on_render", state, *edit_values)
+    assert np.array_equal(np.asarray(Image.open(rendered)), np.asarray(Image.open(preview)))
+
+    sweep = _call(app, "on_sweep", state, "smile", 0.0, 1.0, 2, *edit_values)
+    assert probe_video(sweep).num_frames == 4  # there and back
+
+    motion_path = tmp_path / "drive.npz"
+    Motion(coeffs=random_motion(0, 4), fps=25.0).save(motion_path)
+    video = _call(app, "on_reenact", state, str(motion_path), "relative", False)
+    assert probe_video(video).num_frames == 4
+    with pytest.raises(gr.Error, match="No driving motion"):
+        _call(app, "on_reenact", state, None, "relative", False)
+    with pytest.raises(gr.Error, match="missing.npz"):
+        _call(app, "on_reenact", state, str(tmp_path / "missing.npz"), "relative", False)
+
+    speech = tmp_path / "speech.wav"
+    rate = 16000
+    samples = (0.3 * np.sin(2 * np.pi * 220 * np.arange(rate // 4) / rate) * 32767).astype("<i2")
+    with wave.open(str(speech), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    paths = _call(app, "on_speak", state, str(speech), 2, 0.5, 1)
+    assert isinstance(paths, list) and len(paths) == 2
+    infos = [probe_video(p) for p in paths]
+    assert all(info.has_audio and info.num_frames >= 4 for info in infos)
+    with pytest.raises(gr.Error, match="number of samples must be in 1..4"):
+        _call(app, "on_speak", state, str(speech), 9, 0.5, 1)
+
+
+def test_cli_reports_a_missing_renderer_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from pirender.cli.main import main
+
+    assert main(["ui", "--renderer", str(tmp_path / "nope"), "--port", "0"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pirender ui: error: renderer not found") and "\n" not in err
+
+
+def test_upload_with_a_face_is_cropped_around_it(app_models, tmp_path: Path) -> None:
+    data = pytest.importorskip("skimage.data", reason="scikit-image bundles the astronaut test photo")
+    pytest.importorskip("mediapipe", reason="face detection needs the faces extra")
+    from pirender.errors import InputError
+    from pirender.motion.faces import resolve_model_path
+    from pirender.ui import handlers
+
+    try:
+        resolve_model_path()
+    except InputError as e:
+        pytest.skip(str(e))
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(photo)
+    portrait = handlers.load_portrait(app_models, photo, crop="face")
+    assert portrait.notice == "" and portrait.transform is not None
+    # The face (landmarks x 181-270, y 72-177 in the 512x512 photo) is inside the crop box.
+    x0, y0 = portrait.transform.origin
+    side = portrait.transform.side
+    assert x0 < 181 and y0 < 72 and x0 + side > 270 and y0 + side > 177 and side < 400
+    # "auto" takes a square photo as a face crop already, as the pipelines do.
+    assert handlers.load_portrait(app_models, photo).transform is None
