@@ -1,1 +1,18 @@
-"""pirender.pipelines"""
+"""Inference pipelines: what the CLI commands and the UI run. They never import training code.
+
+    reenact.py  ReenactPipeline, reenact()   motion imitation (source + driving video/motion -> video)
+    edit.py     EditPipeline, edit()         pose/expression editing (image, sweep video, grid)
+    speak.py    SpeakPipeline, speak()       audio-driven (source + speech -> K sampled videos)
+
+Building blocks, each usable on its own (the UI composes these, it does not subclass pipelines):
+
+    source.py           source portrait loading/cropping, source coefficients, driving motions
+    motion_transfer.py  absolute (official cross-id crop-scale normalisation) and relative transfer
+    edits.py            edit recipes, named expression presets (pirender/presets/*.json), sweeps
+    render.py           coefficients -> frames through the RenderEngine, streamed in chunks
+    output.py           RenderedVideo (lazy, streaming), panel layouts, checked atomic outputs
+    models.py           default models, RenderEngine/extractor/audio-model loading and caching
+
+`pirender.reenact`, `pirender.edit` and `pirender.speak` are the functions of the three modules,
+imported on first use. Nothing heavy is imported here.
+"""

@@ -1,0 +1,235 @@
+"""Intuitive portrait editing (paper Sec. 4.3): change head pose and expression of one portrait.
+
+    >>> import pirender
+    >>> image = pirender.edit("face.png", yaw=20, exp={"smile": 1.0})     # (H, W, 3) uint8
+    >>> video = pirender.edit("face.png", sweep="yaw:-20:20:30")           # lazy RenderedVideo
+    >>> grid = pirender.edit("face.png", sweep=["yaw:-20:20:5", "preset:smile,frown"], grid=True)
+
+The official `intuitive_control.py` overwrites rows 64:70 (pose) or 0:64 (expression) of the image's
+coefficient row repeated 27 times, with hard-coded angles and the four vectors of its expression.mat.
+Here an edit is a named recipe (`pipelines.edits.Edit`), expressions come from preset files, another
+image or a motion, and any pose or expression parameter can be swept or laid out in a grid.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pirender.errors import InputError
+from pirender.motion.coeffs import EXP
+from pirender.motion.crop import CropTransform
+from pirender.motion.sequence import Motion
+from pirender.pipelines.edits import Edit, Preset, Sweep, build_edit, parse_sweep
+from pirender.pipelines.models import ExtractorSpec, RuntimeOptions, check_image_size, load_engine
+from pirender.pipelines.output import IMAGE_OUTPUTS, VIDEO_OUTPUTS, RenderedVideo, check_output_path, grid
+from pirender.pipelines.render import render_coeffs
+from pirender.pipelines.source import (
+    CoeffsLike,
+    CropMode,
+    ImageLike,
+    first_frame,
+    is_video,
+    prepare_source,
+    source_coefficients,
+)
+
+DEFAULT_SWEEP_FPS = 25.0
+
+
+@dataclass
+class EditPipeline:
+    """Render semantic edits of one portrait. Build with `from_pretrained`; call per job."""
+
+    engine: Any  # pirender.engine.RenderEngine
+    image_size: int = 256
+    extractor: ExtractorSpec | None = None
+    device: str = "cpu"
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        renderer: Any = None,
+        *,
+        options: RuntimeOptions | None = None,
+        extractor: ExtractorSpec | None = None,
+        size: int | None = None,
+    ) -> EditPipeline:
+        """Load the renderer (a path, None = the shipped SynthHead renderer, a PIRenderer or a RenderEngine)."""
+        options = options or RuntimeOptions()
+        engine, model_size = load_engine(renderer, options)
+        return cls(engine, check_image_size(size or model_size, engine), extractor, options.device)
+
+    def __call__(
+        self,
+        source: ImageLike,
+        edit: Edit | None = None,
+        *,
+        sweeps: Sequence[Sweep] = (),
+        grid_layout: bool = False,
+        fps: float = DEFAULT_SWEEP_FPS,
+        source_coeffs: CoeffsLike = None,
+        crop: CropMode | CropTransform = "auto",
+        paste_back: bool = True,
+    ) -> np.ndarray | RenderedVideo:
+        """Apply `edit` (and `sweeps` on top of it) to the source portrait.
+
+        Args:
+            source: portrait image, video (first frame) or (H, W, 3) uint8 array.
+            edit: the recipe; None = no change (the model's reconstruction of the source).
+            sweeps: frames varying one parameter each, played one after another (a video), or one
+                grid row each with `grid_layout`.
+            fps: frame rate of a sweep video.
+            source_coeffs: the source's own coefficients (array or motion file); None = estimated.
+            crop, paste_back: as for reenactment (pipelines.source).
+        Returns:
+            (H, W, 3) uint8 image without sweeps or with `grid_layout` (rows x columns of edits);
+            a lazily rendered RenderedVideo with sweeps.
+        """
+        edit = edit or Edit()
+        if grid_layout and not sweeps:
+            raise InputError("a grid needs at least one sweep (one row per sweep)")
+        # 1. Prepare the source: read it, cut the face crop the renderer sees.
+        prepared = prepare_source(source, size=self.image_size, crop=crop)
+        # 2. The source's own coefficients.
+        own = source_coefficients(prepared, source_coeffs, extractor=self.extractor, device=self.device)
+        # 3. Expand the recipe into one edit per output frame (rows of a grid).
+        rows = [sweep.edits(edit) for sweep in sweeps] or [[edit]]
+        # 4. The edited coefficients, (N, 73).
+        coeffs = np.stack([e.apply(own) for row in rows for e in row])
+        # 5. Render: each frame's window is its own vector repeated (a still pose, as the official demo).
+        engine, tensor = self.engine, prepared.tensor
+
+        def frames() -> Iterator[np.ndarray]:
+            for rendered in render_coeffs(engine, tensor, coeffs, windows="constant"):
+                yield prepared.paste(rendered, paste_back=paste_back)
+
+        # 6. Package: one image, a grid image, or a video.
+        if not sweeps:
+            return next(frames())
+        if grid_layout:
+            images = list(frames())
+            lengths = np.cumsum([0] + [len(r) for r in rows])
+            return grid([images[a:b] for a, b in zip(lengths[:-1], lengths[1:], strict=True)])
+        height, width = prepared.output_shape(paste_back=paste_back)
+        return RenderedVideo(frames, len(coeffs), fps, (width, height))
+
+    def expression_of(self, reference: ImageLike | Motion) -> np.ndarray:
+        """(64,) expression of another face, estimated with this pipeline's extractor."""
+        return expression_of(reference, extractor=self.extractor, size=self.image_size, device=self.device)
+
+
+def expression_of(
+    reference: ImageLike | Motion,
+    *,
+    extractor: ExtractorSpec | None = None,
+    size: int = 256,
+    device: str = "cpu",
+) -> np.ndarray:
+    """(64,) expression of another face: frame 0 of a motion file / Motion, or estimated from an image
+    or video (first frame; cropped by the source rules)."""
+    from pirender.media.image import is_image_path
+
+    if isinstance(reference, Motion) or (
+        isinstance(reference, str | os.PathLike) and not is_video(reference) and not is_image_path(reference)
+    ):
+        return first_frame(reference, name="expression source")[EXP].copy()
+    prepared = prepare_source(reference, size=size, name="expression image")
+    return source_coefficients(prepared, extractor=extractor, device=device)[EXP].copy()
+
+
+def edit(
+    source: ImageLike,
+    *,
+    renderer: Any = None,
+    output: str | os.PathLike[str] | None = None,
+    yaw: float | None = None,
+    pitch: float | None = None,
+    roll: float | None = None,
+    tx: float | None = None,
+    ty: float | None = None,
+    tz: float | None = None,
+    exp: dict[str | int, float] | Sequence[str] | None = None,
+    preset: str | Preset | None = None,
+    preset_strength: float = 1.0,
+    expression_from: ImageLike | Motion | None = None,
+    relative: bool = False,
+    sweep: str | Sweep | Sequence[str | Sweep] | None = None,
+    grid: bool = False,
+    fps: float = DEFAULT_SWEEP_FPS,
+    source_coeffs: CoeffsLike = None,
+    crop: CropMode | CropTransform = "auto",
+    paste_back: bool = True,
+    device: str = "cpu",
+    precision: str = "auto",
+    backend: str = "torch",
+    batch_size: int | None = None,
+    extractor: ExtractorSpec | None = None,
+    size: int | None = None,
+    progress: bool = False,
+) -> np.ndarray | RenderedVideo | Path:
+    """Edit a portrait's pose and expression (the Python face of `pirender edit`).
+
+    Pose values are degrees (yaw, pitch, roll) and 3DMM units (tx, ty, tz), absolute unless `relative`;
+    `exp` sets expression slots ({"smile": 1.0} or ["5=0.8"]); `preset` names a preset file;
+    `expression_from` copies another face's expression; `sweep` adds animated parameters
+    ("yaw:-20:20:30"), laid out as one image per row with `grid`. See pipelines.edits for the order.
+
+    Returns:
+        With `output`: its path (.png/.jpg for an image or grid, .mp4 for a sweep), written atomically.
+        Without: the (H, W, 3) uint8 image (or grid), or a lazy RenderedVideo for a sweep.
+    """
+    sweeps = [s if isinstance(s, Sweep) else parse_sweep(s) for s in _as_list(sweep)]
+    if output is not None:
+        wants_video = bool(sweeps) and not grid
+        check_output_path(output, VIDEO_OUTPUTS if wants_video else IMAGE_OUTPUTS)
+    options = RuntimeOptions(device=device, precision=precision, backend=backend, batch_size=batch_size)
+    pipeline = EditPipeline.from_pretrained(renderer, options=options, extractor=extractor, size=size)
+    expression = None if expression_from is None else pipeline.expression_of(expression_from)
+    recipe = build_edit(
+        yaw=yaw,
+        pitch=pitch,
+        roll=roll,
+        tx=tx,
+        ty=ty,
+        tz=tz,
+        exp=exp,
+        preset=preset,
+        preset_strength=preset_strength,
+        expression=expression,
+        relative=relative,
+    )
+    result = pipeline(
+        source,
+        recipe,
+        sweeps=sweeps,
+        grid_layout=grid,
+        fps=fps,
+        source_coeffs=source_coeffs,
+        crop=crop,
+        paste_back=paste_back,
+    )
+    if output is None:
+        return result
+    if isinstance(result, RenderedVideo):
+        return result.save(output, progress=progress)
+    from pirender.media.image import save_image
+
+    save_image(output, result)
+    return Path(output)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str | Sweep):
+        return [value]
+    return list(value)
+
+
+__all__ = ["EditPipeline", "edit", "expression_of"]

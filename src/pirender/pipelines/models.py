@@ -1,0 +1,208 @@
+"""Which models a pipeline runs, and how they are loaded: renderer -> RenderEngine, extractor, audio flow.
+
+Defaults (used when no path is given):
+
+* renderer: the SynthHead-trained renderer shipped in `pirender/assets/renderer_synthhead_128/`. It
+  animates SynthHead heads and is the renderer the tests and demos can rely on; real photographs need
+  the official weights (`pirender convert-official` or the `.pt` file itself).
+* coefficient extractor: the shipped SynthHead regressor (`SynthHeadExtractor.load()`), in the same
+  coefficient space as the default renderer. For real faces pass `extractor="deep3d"` with a
+  Deep3DFaceRecon checkpoint and BFM folder (the official pipeline).
+* audio-to-motion model: `pirender/assets/audio_flow/`.
+
+Loaded models are cached per process (keyed by path and runtime options), so a notebook or the UI
+calling `pirender.reenact(...)` repeatedly pays the load once.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pirender.errors import InputError
+
+if TYPE_CHECKING:
+    from pirender.engine import RenderEngine
+    from pirender.motion.extract import Extractor
+
+ASSET_DIR = Path(__file__).resolve().parents[1] / "assets"
+DEFAULT_RENDERER = ASSET_DIR / "renderer_synthhead_128"
+DEFAULT_RENDERER_SIZE = 128  # the bundled renderer was trained on 128 px SynthHead crops
+DEFAULT_MOTION_MODEL = ASSET_DIR / "audio_flow"
+DEFAULT_IMAGE_SIZE = 256  # the official resolution, when a model directory does not record its own
+DEVICES = ("cpu", "cuda", "mps")
+EXTRACTORS = ("synthhead", "deep3d")
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How to run the renderer (never part of a model's config): passed through to RenderEngine."""
+
+    device: str = "cpu"
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16
+    backend: str = "torch"  # torch | onnx
+    batch_size: int | None = None  # None: the engine's choice for the device
+
+    def __post_init__(self) -> None:
+        base = self.device.split(":")[0]
+        if base not in DEVICES:
+            raise InputError(
+                f"device must be one of {', '.join(DEVICES)} (optionally cuda:N), got {self.device!r}"
+            )
+        if self.batch_size is not None and self.batch_size < 1:
+            raise InputError(f"batch size must be >= 1, got {self.batch_size}")
+
+    def check_available(self) -> None:
+        """InputError when the requested device is not present on this machine."""
+        import torch
+
+        base = self.device.split(":")[0]
+        if base == "cuda" and not torch.cuda.is_available():
+            raise InputError("--device cuda: no CUDA device is available")
+        if base == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise InputError("--device mps: Apple MPS is not available")
+
+
+def resolve_renderer_path(path: str | os.PathLike[str] | None) -> Path:
+    """The renderer file/directory to load; the shipped SynthHead renderer when `path` is None."""
+    if path is None:
+        if not (DEFAULT_RENDERER / "model.safetensors").is_file():
+            raise InputError(
+                f"no --renderer given and the bundled SynthHead renderer is not installed ({DEFAULT_RENDERER}); "
+                "pass a model directory or an official checkpoint"
+            )
+        return DEFAULT_RENDERER
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"renderer not found: {path}")
+    return path
+
+
+def model_image_size(path: Path) -> int:
+    """The resolution a model directory was trained at: provenance image_size/resolution/size, else 128
+    for the bundled renderer, else 256 (the official size)."""
+    import json
+
+    config = (path if path.is_dir() else path.parent) / "config.json"
+    if config.is_file():
+        try:
+            provenance = json.loads(config.read_text(encoding="utf-8")).get("provenance", {}) or {}
+        except (OSError, ValueError):
+            provenance = {}
+        for key in ("image_size", "resolution", "size"):
+            value = provenance.get(key)
+            if isinstance(value, int) and value > 0:
+                return value
+            if isinstance(value, list | tuple) and value and isinstance(value[0], int):
+                return int(value[0])
+    if path.resolve() == DEFAULT_RENDERER.resolve():
+        return DEFAULT_RENDERER_SIZE
+    return DEFAULT_IMAGE_SIZE
+
+
+def check_image_size(size: int, engine: RenderEngine) -> int:
+    """`size` if the renderer can take (size, size) images (a positive multiple of its size_multiple)."""
+    multiple = engine.config.size_multiple
+    if size < multiple or size % multiple:
+        raise InputError(f"image size {size} must be a positive multiple of {multiple} for this renderer")
+    return size
+
+
+def load_engine(renderer: Any, options: RuntimeOptions | None = None) -> tuple[RenderEngine, int]:
+    """A RenderEngine and its image size from a path (or None = default), a PIRenderer or an engine.
+
+    Returns:
+        (engine, image_size): image_size is the side the source crop is resized to.
+    """
+    from pirender.engine import RenderEngine
+    from pirender.models.renderer import PIRenderer
+
+    options = options or RuntimeOptions()
+    if isinstance(renderer, RenderEngine):
+        return renderer, DEFAULT_IMAGE_SIZE
+    if isinstance(renderer, PIRenderer):
+        options.check_available()
+        engine = RenderEngine(
+            renderer,
+            device=options.device,
+            precision=options.precision,
+            backend=options.backend,
+            batch_size=options.batch_size,
+        )
+        return engine, DEFAULT_IMAGE_SIZE
+    path = resolve_renderer_path(renderer)
+    options.check_available()
+    return _cached_engine(str(path.resolve()), options), model_image_size(path)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_engine(path: str, options: RuntimeOptions) -> RenderEngine:
+    from pirender.engine import RenderEngine
+    from pirender.weights.loading import load_renderer
+
+    model = load_renderer(path, device=options.device)
+    return RenderEngine(
+        model,
+        device=options.device,
+        precision=options.precision,
+        backend=options.backend,
+        batch_size=options.batch_size,
+    )
+
+
+@dataclass(frozen=True)
+class ExtractorSpec:
+    """Which coefficient extractor estimates the source's (and a driving video's) coefficients."""
+
+    kind: str = "synthhead"  # synthhead | deep3d
+    checkpoint: str | None = None  # synthhead: optional weights; deep3d: required epoch_20.pth
+    bfm_dir: str | None = None  # deep3d only: folder with similarity_Lm3D_all.mat
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXTRACTORS:
+            raise InputError(f"extractor must be one of {', '.join(EXTRACTORS)}, got {self.kind!r}")
+        if self.kind == "deep3d" and (self.checkpoint is None or self.bfm_dir is None):
+            raise InputError("the deep3d extractor needs --extractor-checkpoint and --bfm")
+        for p in (self.checkpoint, self.bfm_dir):
+            if p is not None and not Path(p).exists():
+                raise InputError(f"extractor file not found: {p}")
+
+
+def load_extractor(spec: ExtractorSpec | None, device: str = "cpu") -> Extractor:
+    """Load (cached) the extractor named by `spec` (default: the shipped SynthHead regressor)."""
+    return _cached_extractor(spec or ExtractorSpec(), device)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_extractor(spec: ExtractorSpec, device: str) -> Extractor:
+    from pirender.motion.extract import Deep3DExtractor, SynthHeadExtractor
+
+    if spec.kind == "deep3d":
+        assert spec.checkpoint is not None and spec.bfm_dir is not None
+        return Deep3DExtractor.from_checkpoint(spec.checkpoint, spec.bfm_dir, device=device)
+    return SynthHeadExtractor.load(spec.checkpoint, device=device)
+
+
+def resolve_motion_model_path(path: str | os.PathLike[str] | None) -> Path:
+    """The audio-to-motion model directory; the shipped one when `path` is None."""
+    if path is None:
+        if not DEFAULT_MOTION_MODEL.exists():
+            raise InputError(
+                f"no --motion-model given and the bundled audio flow is not installed ({DEFAULT_MOTION_MODEL})"
+            )
+        return DEFAULT_MOTION_MODEL
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"motion model not found: {path}")
+    return path
+
+
+@functools.lru_cache(maxsize=2)
+def load_motion_model(path: str) -> Any:
+    """A trained MotionFlow from its directory (cached)."""
+    from pirender.audio.model import MotionFlow
+
+    return MotionFlow.load(path)

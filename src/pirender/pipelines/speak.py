@@ -1,0 +1,245 @@
+"""Audio-driven reenactment (paper Sec. 4.4): a portrait speaks a recording.
+
+    >>> import pirender
+    >>> pirender.speak("face.png", "speech.wav", output="talk.mp4", samples=3, seed=1)
+
+The official repository never released this application (spec section 5). Here a normalizing-flow
+audio model (`pirender.audio`) samples K plausible motions [exp | angle | trans] for the speech; the
+crop values (s, tx, ty) are the source's own, so the head stays framed as in the portrait. With
+`pose_from`, a reference head motion (video or motion file) replaces the sampled pose and only the
+expression follows the audio. Every sample is rendered and muxed with the speech: K panels side by
+side in one video, or K separate videos.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pirender.errors import InputError
+from pirender.motion.coeffs import CROP, with_crop
+from pirender.motion.crop import CropTransform
+from pirender.pipelines.models import (
+    ExtractorSpec,
+    RuntimeOptions,
+    check_image_size,
+    load_engine,
+    load_motion_model,
+    resolve_motion_model_path,
+)
+from pirender.pipelines.output import VIDEO_OUTPUTS, RenderedVideo, check_output_path, hstack
+from pirender.pipelines.render import render_coeffs
+from pirender.pipelines.source import (
+    CoeffsLike,
+    CropMode,
+    DrivingLike,
+    ImageLike,
+    load_driving,
+    prepare_source,
+    source_coefficients,
+)
+
+DEFAULT_FPS = 25.0
+AudioInput = str | os.PathLike[str] | tuple[np.ndarray, int]
+
+
+@dataclass
+class SpeakPipeline:
+    """Speech -> K sampled motions -> rendered videos with the speech muxed in."""
+
+    engine: Any  # pirender.engine.RenderEngine
+    motion_model: Any  # pirender.audio.MotionFlow
+    image_size: int = 256
+    extractor: ExtractorSpec | None = None
+    device: str = "cpu"
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        renderer: Any = None,
+        motion_model: Any = None,
+        *,
+        options: RuntimeOptions | None = None,
+        extractor: ExtractorSpec | None = None,
+        size: int | None = None,
+    ) -> SpeakPipeline:
+        """Load the renderer and the audio model (paths; None = the shipped ones; or loaded objects)."""
+        options = options or RuntimeOptions()
+        if motion_model is None or isinstance(motion_model, str | os.PathLike):
+            motion_model = load_motion_model(str(resolve_motion_model_path(motion_model).resolve()))
+        engine, model_size = load_engine(renderer, options)
+        return cls(
+            engine, motion_model, check_image_size(size or model_size, engine), extractor, options.device
+        )
+
+    def __call__(
+        self,
+        source: ImageLike,
+        audio: AudioInput,
+        *,
+        num_samples: int = 1,
+        temperature: float = 1.0,
+        seed: int = 0,
+        pose_from: DrivingLike | None = None,
+        separate: bool = False,
+        fps: float = DEFAULT_FPS,
+        source_coeffs: CoeffsLike = None,
+        crop: CropMode | CropTransform = "auto",
+        paste_back: bool = True,
+    ) -> RenderedVideo | list[RenderedVideo]:
+        """Make the source say `audio`.
+
+        Args:
+            source: portrait image, video (first frame) or (H, W, 3) uint8 array.
+            audio: speech file (any format pirender.media.audio reads, or a video's track) or
+                (samples (N,), sample_rate).
+            num_samples: K motions sampled for the same speech.
+            temperature: latent noise scale (1 = the learnt distribution, 0 = the most likely path).
+            seed: sampling seed (same seed, same motion).
+            pose_from: reference head motion (video, motion file, Motion or (T, 73) array): its pose
+                replaces the sampled one, looped back and forth to the speech's length.
+            separate: K videos instead of one with K panels side by side.
+            fps: output frame rate.
+            source_coeffs, crop, paste_back: as for reenactment.
+        Returns:
+            One RenderedVideo (K panels), or K of them with `separate`; T = round(duration * fps).
+        """
+        if num_samples < 1:
+            raise InputError(f"the number of samples must be >= 1, got {num_samples}")
+        if not fps > 0:
+            raise InputError(f"fps must be positive, got {fps}")
+        # 1. Prepare the source: read it, cut the face crop the renderer sees.
+        prepared = prepare_source(source, size=self.image_size, crop=crop)
+        # 2. Load the speech as 16 kHz mono samples.
+        samples, rate = _load_speech(audio)
+        # 3. The source's own coefficients: its crop values frame every sampled motion.
+        own = source_coefficients(prepared, source_coeffs, extractor=self.extractor, device=self.device)
+        # 4. The reference head motion, if any.
+        pose = None
+        if pose_from is not None:
+            pose = load_driving(
+                pose_from, source=source, extractor=self.extractor, device=self.device
+            ).motion.coeffs
+        # 5. Sample K motions for the speech: (K, T, 70) + the source's crop -> (K, T, 73).
+        from pirender.audio.generate import generate_motion
+
+        motion70 = generate_motion(
+            self.motion_model,
+            samples,
+            rate,
+            fps,
+            num_samples=num_samples,
+            temperature=temperature,
+            seed=seed,
+            pose_motion=pose,
+        )
+        if motion70.shape[1] == 0:
+            raise InputError("the speech is too short for a single video frame")
+        motions = [with_crop(m, own[CROP]) for m in motion70]
+        # 6. Lazily rendered video(s) with the speech muxed in.
+        audio_track = audio if isinstance(audio, str | os.PathLike) else (samples, rate)
+        engine, tensor = self.engine, prepared.tensor
+        height, width = prepared.output_shape(paste_back=paste_back)
+
+        def frames(coeffs: list[np.ndarray]) -> Iterator[np.ndarray]:
+            streams = [render_coeffs(engine, tensor, c, windows="temporal") for c in coeffs]
+            for rendered in zip(*streams, strict=True):
+                yield hstack([prepared.paste(r, paste_back=paste_back) for r in rendered])
+
+        num_frames = motions[0].shape[0]
+        if separate:
+            return [
+                RenderedVideo(lambda c=c: frames([c]), num_frames, fps, (width, height), audio_track)
+                for c in motions
+            ]
+        return RenderedVideo(
+            lambda: frames(motions), num_frames, fps, (width * len(motions), height), audio_track
+        )
+
+
+def _load_speech(audio: AudioInput) -> tuple[np.ndarray, int]:
+    from pirender.media.audio import SAMPLE_RATE, load_audio, resample
+
+    if isinstance(audio, tuple):
+        samples, rate = audio
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 1 or samples.size == 0 or not np.all(np.isfinite(samples)):
+            raise InputError(
+                f"audio samples must be a non-empty finite (N,) array, got shape {samples.shape}"
+            )
+        return resample(samples, int(rate), SAMPLE_RATE), SAMPLE_RATE
+    return load_audio(audio)
+
+
+def separate_paths(output: str | os.PathLike[str], count: int) -> list[Path]:
+    """out.mp4 -> out_0.mp4 .. out_{K-1}.mp4 (just out.mp4 when K = 1)."""
+    path = Path(output)
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}_{k}{path.suffix}") for k in range(count)]
+
+
+def speak(
+    source: ImageLike,
+    audio: AudioInput,
+    *,
+    renderer: Any = None,
+    motion_model: Any = None,
+    output: str | os.PathLike[str] | None = None,
+    samples: int = 1,
+    temperature: float = 1.0,
+    seed: int = 0,
+    pose_from: DrivingLike | None = None,
+    separate: bool = False,
+    fps: float = DEFAULT_FPS,
+    source_coeffs: CoeffsLike = None,
+    crop: CropMode | CropTransform = "auto",
+    paste_back: bool = True,
+    device: str = "cpu",
+    precision: str = "auto",
+    backend: str = "torch",
+    batch_size: int | None = None,
+    extractor: ExtractorSpec | None = None,
+    size: int | None = None,
+    progress: bool = False,
+) -> RenderedVideo | list[RenderedVideo] | Path | list[Path]:
+    """Make a portrait speak (the Python face of `pirender speak`); arguments as SpeakPipeline.__call__,
+    plus the models (`renderer`, `motion_model`: paths, None = shipped) and runtime options.
+
+    Returns:
+        With `output`: the written path (or K paths out_0.mp4 .. with `separate`). Without: lazy video(s).
+    """
+    if output is not None:
+        for path in separate_paths(output, samples if separate else 1):
+            check_output_path(path, VIDEO_OUTPUTS)
+    options = RuntimeOptions(device=device, precision=precision, backend=backend, batch_size=batch_size)
+    pipeline = SpeakPipeline.from_pretrained(
+        renderer, motion_model, options=options, extractor=extractor, size=size
+    )
+    result = pipeline(
+        source,
+        audio,
+        num_samples=samples,
+        temperature=temperature,
+        seed=seed,
+        pose_from=pose_from,
+        separate=separate,
+        fps=fps,
+        source_coeffs=source_coeffs,
+        crop=crop,
+        paste_back=paste_back,
+    )
+    if output is None:
+        return result
+    if isinstance(result, list):
+        paths = separate_paths(output, len(result))
+        return [video.save(path, progress=progress) for video, path in zip(result, paths, strict=True)]
+    return result.save(output, progress=progress)
+
+
+__all__ = ["SpeakPipeline", "speak"]
