@@ -74,24 +74,33 @@ def serve(
             file=sys.stderr,
         )
     app.queue(default_concurrency_limit=1)  # CPU-bound renders: one at a time, the rest wait in line
-    _, url, _ = app.launch(
-        server_name=host,
-        server_port=port,
-        share=False,
-        inbrowser=False,
-        prevent_thread_lock=True,
-        # The app's handlers raise one-line gr.Errors themselves; this shows the message (never a
-        # traceback) of what fails before them, e.g. gradio reading an upload that is not an image.
-        show_error=True,
-        max_file_size=max_file_size,
-        ssr_mode=False,  # no node server
-        pwa=False,
-        mcp_server=False,
-        enable_monitoring=False,
-        footer_links=[],
-        css=CSS,
-        quiet=True,  # gradio's banner suggests share=True; we print our own line
-    )
+    # gradio checks that the fresh server answers with one 3-second HEAD request; on a loaded machine
+    # that first answer can be late, so a failed check is retried before giving up.
+    for attempt in range(3):
+        try:
+            _, url, _ = app.launch(
+                server_name=host,
+                server_port=port,
+                share=False,
+                inbrowser=False,
+                prevent_thread_lock=True,
+                # The app's handlers raise one-line gr.Errors themselves; this shows the message (never a
+                # traceback) of what fails before them, e.g. gradio reading an upload that is not an image.
+                show_error=True,
+                max_file_size=max_file_size,
+                ssr_mode=False,  # no node server
+                pwa=False,
+                mcp_server=False,
+                enable_monitoring=False,
+                footer_links=[],
+                css=CSS,
+                quiet=True,  # gradio's banner suggests share=True; we print our own line
+            )
+            break
+        except ValueError as e:
+            if "localhost is not accessible" not in str(e) or attempt == 2:
+                raise
+            app.close()
     if not quiet:
         print(f"pirender ui: serving on {url} (Ctrl-C to stop)", file=sys.stderr)
     if block:

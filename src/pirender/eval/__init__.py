@@ -1,0 +1,1 @@
+"""pirender.eval: image metrics and the `pirender evaluate` protocol."""

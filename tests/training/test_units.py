@@ -1,0 +1,103 @@
+"""EMA, LR schedule, checkpoints, data pairs and metrics: fast unit tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pirender import PIRenderer, RendererConfig
+from pirender.data.lmdb_schema import VoxLMDB
+from pirender.data.pairs import PairDataset, StepBatchSampler, identity_of
+from pirender.eval import metrics
+from pirender.motion.coeffs import motion_windows
+from pirender.training import checkpoint as ckpt
+from pirender.training.config import OptimConfig
+from pirender.training.ema import ema_decay, make_ema, update_ema
+from pirender.training.stages import Stage, build_optimizer_and_scheduler, set_trainable
+
+
+def test_ema_update_and_half_life() -> None:
+    assert abs(ema_decay(312.5) - 0.99778439) < 1e-8
+    assert abs(ema_decay(10) ** 10 - 0.5) < 1e-12
+    model = torch.nn.Linear(3, 2)
+    ema = make_ema(model)
+    before = ema.weight.clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    update_ema(ema, model, decay=0.9)
+    torch.testing.assert_close(ema.weight, 0.9 * before + 0.1 * model.weight)
+    assert not ema.weight.requires_grad
+
+
+def _lrs(optim: OptimConfig, stage: Stage, steps: int) -> list[float]:
+    opt, sched = build_optimizer_and_scheduler([torch.nn.Parameter(torch.zeros(1))], stage, optim)
+    out = []
+    for _ in range(steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_schedule_follows_the_optimizer_in_use() -> None:
+    optim = OptimConfig(lr=1.0, lr_decay_every=5, lr_decay_gamma=0.5)
+    assert _lrs(optim, Stage("warp", 0), 6) == [1, 1, 1, 1, 1, 0.5]
+    # full stage from global step 3: decay at global step 5 = stage step 2, then 10 = stage step 7
+    assert _lrs(optim, Stage("full", 3), 8) == [1, 1, 0.5, 0.5, 0.5, 0.5, 0.5, 0.25]
+    quirk = OptimConfig(lr=1.0, lr_decay_every=5, lr_decay_gamma=0.5, official_scheduler_quirk=True)
+    assert _lrs(quirk, Stage("full", 3), 8) == [1.0] * 8  # the official stranded scheduler
+
+
+def test_trainable_sets_per_stage() -> None:
+    model = PIRenderer(RendererConfig.tiny())
+    warp = set_trainable(model, Stage("warp", 0))
+    assert {id(p) for p in warp} == {id(p) for n in ("mapping_net", "warping_net")
+                                     for p in getattr(model, n).parameters()}  # fmt: skip
+    full = set_trainable(model, Stage("full", 2))
+    dead = model.num_parameters() - model.num_parameters(live_only=True)
+    assert sum(p.numel() for p in full) == model.num_parameters() - dead
+
+
+def test_checkpoints_are_atomic_and_pruned(tmp_path: Path) -> None:
+    base = {"stage": "warp", "config": "{}", "generator": {}, "ema": {}, "optimizer": {}, "scheduler": {},
+            "rng": ckpt.rng_state(), "backbone": "l1"}  # fmt: skip
+    for step in (1, 2, 3):
+        ckpt.save_training_state(tmp_path, {**base, "step": step}, keep=2)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["step_000000002", "step_000000003"]  # no temporary leftovers
+    assert ckpt.load_training_state(tmp_path)["step"] == 3
+
+
+def test_pairs_are_a_function_of_the_key(synth_lmdb: Path) -> None:
+    data = PairDataset(str(synth_lmdb), size=64)
+    assert data.draw((0, 0, 5, 1)) == PairDataset(str(synth_lmdb), size=64).draw((0, 0, 5, 1))
+    assert len({data.draw((0, 0, 5, k)) for k in range(8)}) > 1
+    assert data.draw((0, 0, 5, 1)) != data.draw((0, 1, 5, 1))  # ranks see different pairs
+    item = data[(0, 0, 5, 1)]
+    sv, sf, tv, tf = data.draw((0, 0, 5, 1))
+    assert sv == tv  # same video by default
+    db = VoxLMDB(synth_lmdb, size=64)
+    expected = motion_windows(db.motion(tv), np.array([tf]))[0]
+    assert torch.equal(item["target_coeffs"], torch.from_numpy(expected))
+    assert item["source_image"].shape == (3, 64, 64) and item["source_image"].abs().max() <= 1
+    cross = PairDataset(str(synth_lmdb), size=64, cross_video_prob=1.0)
+    for k in range(5):
+        sv, _, tv, _ = cross.draw((0, 0, 0, k))
+        assert sv != tv and identity_of(sv) == identity_of(tv)
+    sampler = StepBatchSampler(batch_size=2, seed=7, rank=1, start_step=3, end_step=5)
+    assert list(sampler) == [[(7, 1, 3, 0), (7, 1, 3, 1)], [(7, 1, 4, 0), (7, 1, 4, 1)]]
+
+
+def test_metrics() -> None:
+    torch.manual_seed(0)
+    a = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.allclose(metrics.ssim(a, a), torch.ones(2))
+    assert torch.all(metrics.psnr(a, a) >= 99)
+    b = (a + 0.2).clamp(-1, 1)
+    mse = ((a.clamp(-1, 1) + 1) / 2 - (b + 1) / 2).pow(2).flatten(1).mean(1)
+    torch.testing.assert_close(metrics.psnr(a, b), 10 * torch.log10(1 / mse))
+    torch.testing.assert_close(metrics.l1(a, b), ((a - b).abs() / 2).flatten(1).mean(1))
+    noisy = (a + 0.5 * torch.randn_like(a)).clamp(-1, 1)
+    assert torch.all(metrics.ssim(a, noisy) < metrics.ssim(a, b))
