@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
-import zlib
 from pathlib import Path
 
 import pytest
 import torch
 
-
-def rule_gain(key: str) -> float:
-    if key == "mapping_net.first.0.weight":
-        return 0.05
-    if key == "warpping_net.flow_out.2.weight":
-        return 3.0
-    if ".mlp_gamma." in key or ".mlp_beta." in key:
-        return 0.5
-    return 1.0
+from pirender.bench.reference_weights import rule_tensor
 
 
 def rule_weights(reference_dir: Path) -> dict[str, torch.Tensor]:
+    """The rule weights for every key the reference JSON lists (names and shapes from the official model)."""
     keys = json.loads((reference_dir / "pirender_face_state_dict.json").read_text())["keys"]
-    state = {}
-    for key, shape, _ in keys:
-        g = torch.Generator().manual_seed(zlib.crc32(key.encode("utf-8")))
-        r = torch.randn(shape, generator=g, dtype=torch.float32)
-        if r.numel() == shape[0]:
-            state[key] = 0.1 * r if key.endswith("bias") else 1 + 0.1 * r
-        else:
-            state[key] = r * (rule_gain(key) / math.sqrt(r.numel() // shape[0]))
-    return state
+    return {key: rule_tensor(key, tuple(shape)) for key, shape, _ in keys}
 
 
 @pytest.fixture(scope="session")
