@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -155,7 +156,7 @@ def main() -> None:
     train_metrics = evaluate(extractor, images[:500], coeffs[:500])
     total_time = time.time() - start
     provenance = {
-        "command": "python bench/train_synth_extractor.py" + (" --quick" if args.quick else ""),
+        "command": "python " + " ".join(sys.argv),
         "training_samples": len(images),
         "epochs": args.epochs,
         "seconds": round(total_time),

@@ -42,6 +42,10 @@ def main() -> int:
     parser.add_argument(
         "--steps", type=int, nargs=2, metavar=("WARP", "FULL"), help="fixed step counts instead of --minutes"
     )
+    parser.add_argument("--stop-at", type=int, metavar="STEP", help="with --steps: stop at this global step")
+    parser.add_argument(
+        "--eval-only", action="store_true", help="export + evaluate the newest checkpoint in <out>/run"
+    )
     parser.add_argument("--warp-share", type=float, default=0.3, help="share of the budget in the warp stage")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override"
@@ -55,7 +59,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from pirender.synth.dataset import SynthDatasetSpec, write_dataset
-    from pirender.training.config import apply_overrides, parse_assignments, preset
+    from pirender.training.config import TrainConfig, apply_overrides, parse_assignments, preset
 
     args.out.mkdir(parents=True, exist_ok=True)
     data = args.data or args.out / f"synth{args.size}"
@@ -80,7 +84,17 @@ def main() -> int:
     from pirender.training.loop import train
 
     t0 = time.perf_counter()
-    if args.steps:
+    result = None
+    if args.eval_only:
+        # Export and evaluate the newest checkpoint of an earlier (possibly interrupted) run.
+        state = ckpt.load_training_state(config.run_dir)
+        config = TrainConfig.from_dict(json.loads(state["config"]))
+        warp_steps = min(int(state["step"]), config.warp_steps)
+        steps = {"warp": warp_steps, "full": int(state["step"]) - warp_steps}
+        train_s, rates = None, {}
+        model_dir = _export_ema(config, state, Path(config.run_dir) / "model")
+        backbone = state["backbone"]
+    elif args.steps:
         # Fixed step counts: reproducible whatever the machine's speed. LR x0.2 at 80% of the run.
         warp_steps, full_steps = args.steps
         total = warp_steps + full_steps
@@ -88,11 +102,13 @@ def main() -> int:
             config, {"warp_steps": warp_steps, "total_steps": total, "optim.lr_decay_every": int(0.8 * total) + 1,
                      "checkpoint_every": max(50, total // 10)},
         )  # fmt: skip
-        result = train(config, progress=False)
+        result = train(config, stop_at_step=args.stop_at, progress=False)
         train_s = time.perf_counter() - t0
-        steps = {"warp": warp_steps, "full": full_steps}
-        rates = {"overall": total / train_s}
-        model_dir = result.model_dir
+        steps = {"warp": min(result.step, warp_steps), "full": max(0, result.step - warp_steps)}
+        rates = {"overall": result.step / train_s}
+        model_dir = result.model_dir or _export_ema(
+            config, ckpt.load_training_state(config.run_dir), Path(config.run_dir) / "model"
+        )
     else:
         # Two phases bounded by wall time: the warp stage for `--warp-share` of the budget, then the
         # full stage until the budget is spent. Constant LR: the run length is not known in advance.
@@ -112,7 +128,9 @@ def main() -> int:
         model_dir = _export_ema(
             config, ckpt.load_training_state(config.run_dir), Path(config.run_dir) / "model"
         )
-    print(f"trained {steps} steps in {train_s / 60:.1f} min ({rates} steps/s)", flush=True)
+    if result is not None:
+        backbone = result.backbone
+        print(f"trained {steps} steps in {train_s / 60:.1f} min ({rates} steps/s)", flush=True)
 
     from pirender.eval.evaluate import evaluate, format_report
     from pirender.weights.loading import load_renderer
@@ -126,9 +144,9 @@ def main() -> int:
     summary = {
         "command": " ".join(sys.argv),
         "config": config.to_dict(),
-        "loss_backbone": result.backbone,
+        "loss_backbone": backbone,
         "threads": args.threads,
-        "train_minutes": train_s / 60,
+        "train_minutes": train_s / 60 if train_s is not None else None,
         "steps": steps,
         "steps_per_s": rates,
         "parameters": model.num_parameters(),
@@ -163,9 +181,12 @@ def _export_ema(config, state: dict, directory: Path) -> Path:
 
 
 def _markdown(s: dict) -> str:
+    minutes = (
+        f"{s['train_minutes']:.1f} min" if s["train_minutes"] is not None else "(time not measured here)"
+    )
     lines = [
         f"loss backbone `{s['loss_backbone']}`, {s['steps']['warp']} warp + {s['steps']['full']} full steps "
-        f"in {s['train_minutes']:.1f} min ("
+        f"in {minutes} ("
         + ", ".join(f"{k} {v:.2f}" for k, v in s["steps_per_s"].items())
         + f" steps/s, {s['threads']} threads), {s['parameters']:,} parameters "
         f"({s['model_bytes'] / 1e6:.1f} MB)",

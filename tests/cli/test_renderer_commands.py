@@ -34,6 +34,16 @@ def test_info_official(tiny_checkpoint: Path, capsys: pytest.CaptureFixture) -> 
     assert "620,685" in printed and "current_iteration: 2" in printed
 
 
+def test_info_reads_the_checkpoint_once(tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pirender.weights import official
+
+    calls = []
+    read_checkpoint = official.read_checkpoint
+    monkeypatch.setattr(official, "read_checkpoint", lambda path: calls.append(path) or read_checkpoint(path))
+    assert main(["info", str(tiny_checkpoint)]) == 0
+    assert len(calls) == 1
+
+
 def test_convert_bad_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00" * 100)

@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pirender.cli.reenact import (
-    add_model_arguments,
-    add_source_arguments,
-    check_positive,
-    require_files,
-    runtime_kwargs,
-    source_kwargs,
-)
+from pirender.cli import common
 from pirender.errors import InputError
 
 COMMAND = "edit"
@@ -20,8 +13,10 @@ HELP = "edit a portrait's head pose and expression (image, pose/expression sweep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_source_arguments(parser, required=False)
-    parser.add_argument("-o", "--output", type=Path, help="output image (.png/.jpg), or .mp4 for --sweep")
+    common.add_source_arguments(parser, required=False)
+    common.add_output_argument(
+        parser, help_text="output image (.png/.jpg), or .mp4 for --sweep", required=False
+    )
     pose = parser.add_argument_group("pose (degrees; tx/ty/tz in 3DMM units; absolute unless --relative)")
     for name, text in (("yaw", "turn left/right"), ("pitch", "nod up/down"), ("roll", "tilt")):
         pose.add_argument(f"--{name}", type=float, help=f"{text}, degrees")
@@ -60,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     anim.add_argument("--grid", action="store_true", help="one image: a row per --sweep, a column per step")
     anim.add_argument("--fps", type=float, default=25.0, help="frame rate of a sweep video (default 25)")
-    add_model_arguments(parser)
+    common.add_model_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,13 +78,13 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("the following argument is required: --source")
     if args.grid and not args.sweep:
         raise InputError("--grid needs at least one --sweep (one row per sweep)")
-    require_files(
+    common.require_files(
         ("source", args.source),
         ("expression source", args.expression_from),
         ("source coefficients", args.source_coeffs),
         ("renderer", args.renderer),
     )
-    check_positive(args.fps, "--fps")
+    common.check_positive(args.fps, "--fps")
     # Everything the user typed is parsed (and rejected) before a model is loaded.
     sweeps = [edits.parse_sweep(spec) for spec in args.sweep]
     preset = None if args.preset is None else edits.load_preset(args.preset)
@@ -119,11 +114,10 @@ def run(args: argparse.Namespace) -> int:
         sweep=sweeps,
         grid=args.grid,
         fps=args.fps,
-        **source_kwargs(args),
-        **runtime_kwargs(args),
+        **common.source_kwargs(args),
+        **common.runtime_kwargs(args),
     )
-    if not args.quiet:
-        print(path)
+    common.print_outputs(args, path)
     return 0
 
 
@@ -136,7 +130,10 @@ def _save_preset(args: argparse.Namespace) -> None:
     reference: Path = args.expression_from
     estimated = is_video(reference) or is_image_path(reference)
     exp = expression_of(
-        reference, extractor=runtime_kwargs(args)["extractor"], size=args.size or 256, device=args.device
+        reference,
+        extractor=common.runtime_kwargs(args)["extractor"],
+        size=args.size or 256,
+        device=args.device,
     )
     space = args.extractor if estimated else "motion"
     preset = edits.Preset(str(args.save_preset), exp, f"expression of {reference.name}", space)

@@ -16,26 +16,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pirender.weights import format as our_format
     from pirender.weights import official
-    from pirender.weights.loading import load_renderer
+    from pirender.weights.loading import model_directory, read_renderer
 
     path: Path = args.path
-    model = load_renderer(path)
+    model, data = read_renderer(path)  # the file is read once: weights and what else it holds
     info: dict = {"path": str(path)}
-    if path.is_dir() or path.suffix == ".safetensors":
-        _, _, meta = our_format.read_model_dir(path if path.is_dir() else path.parent)
-        info["format"] = f"pirender model directory (format_version {meta['format_version']})"
-        info["provenance"] = meta.get("provenance", {})
+    if model_directory(path) is not None:
+        info["format"] = f"pirender model directory (format_version {data['format_version']})"
+        info["provenance"] = data.get("provenance", {})
+    elif "net_G_ema" in data or "net_G" in data:
+        info["format"] = "official PIRender trainer checkpoint"
+        info["entries"] = [k for k in official.TRAINER_KEYS if k in data]
+        info["current_epoch"] = data.get("current_epoch")
+        info["current_iteration"] = data.get("current_iteration")
     else:
-        data = official.read_checkpoint(path)
-        if "net_G_ema" in data or "net_G" in data:
-            info["format"] = "official PIRender trainer checkpoint"
-            info["entries"] = [k for k in official.TRAINER_KEYS if k in data]
-            info["current_epoch"] = data.get("current_epoch")
-            info["current_iteration"] = data.get("current_iteration")
-        else:
-            info["format"] = "bare generator state dict (official key names)"
+        info["format"] = "bare generator state dict (official key names)"
     info["architecture"] = model.config.to_dict()
     info["parameters"] = model.num_parameters()
     info["live_parameters"] = model.num_parameters(live_only=True)

@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pirender.cli.reenact import (
-    add_model_arguments,
-    add_source_arguments,
-    check_positive,
-    require_files,
-    runtime_kwargs,
-    source_kwargs,
-)
+from pirender.cli import common
 from pirender.errors import InputError
 
 COMMAND = "speak"
@@ -20,11 +13,11 @@ HELP = "make a portrait speak an audio recording (MP4 with the speech; K samples
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_source_arguments(parser)
+    common.add_source_arguments(parser)
     parser.add_argument(
         "--audio", type=Path, required=True, metavar="SPEECH", help="speech (wav/flac/mp3/m4a or a video)"
     )
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output .mp4")
+    common.add_output_argument(parser)
     parser.add_argument(
         "--motion-model",
         type=Path,
@@ -48,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--separate", action="store_true", help="K files OUT_0.mp4 .. instead of K panels side by side"
     )
     parser.add_argument("--fps", type=float, default=25.0, help="output frame rate (default 25)")
-    add_model_arguments(parser)
+    common.add_model_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--samples must be >= 1, got {args.samples}")
     if not 0 <= args.temperature < float("inf"):
         raise InputError(f"--temperature must be a finite value >= 0, got {args.temperature}")
-    check_positive(args.fps, "--fps")
+    common.check_positive(args.fps, "--fps")
     for path in separate_paths(args.output, args.samples if args.separate else 1):
         check_output_path(path, VIDEO_OUTPUTS)
-    require_files(
+    common.require_files(
         ("source", args.source),
         ("audio file", args.audio),
         ("pose reference", args.pose_from),
@@ -81,10 +74,8 @@ def run(args: argparse.Namespace) -> int:
         pose_from=args.pose_from,
         separate=args.separate,
         fps=args.fps,
-        **source_kwargs(args),
-        **runtime_kwargs(args),
+        **common.source_kwargs(args),
+        **common.runtime_kwargs(args),
     )
-    if not args.quiet:
-        for path in result if isinstance(result, list) else [result]:
-            print(path)
+    common.print_outputs(args, result)
     return 0

@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 from pathlib import Path
 
+from pirender.cli import common
 from pirender.errors import InputError
 
 COMMAND = "ui"
@@ -13,7 +14,6 @@ HELP = "web app: edit a portrait with sliders, reenact it from a video, make it 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from pirender.cli.reenact import add_model_arguments
     from pirender.ui.launch import DEFAULT_HOST, DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT
 
     parser.add_argument(
@@ -35,21 +35,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help=f"largest accepted upload, e.g. 50mb or 1gb (default {DEFAULT_MAX_FILE_SIZE})",
     )
-    add_model_arguments(parser)
+    common.add_model_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pirender.cli.reenact import require_files, runtime_kwargs
     from pirender.pipelines.models import RuntimeOptions, resolve_motion_model_path
 
     if importlib.util.find_spec("gradio") is None:
         raise InputError("the web app needs gradio: pip install 'pirender[ui]'")
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port must be in 0..65535, got {args.port}")
-    require_files(("renderer", args.renderer), ("motion model", args.motion_model))
+    common.require_files(("renderer", args.renderer), ("motion model", args.motion_model))
     if args.motion_model is not None:
         resolve_motion_model_path(args.motion_model)
-    runtime = runtime_kwargs(args)
+    runtime = common.runtime_kwargs(args)
     from pirender.ui.app import build_app
     from pirender.ui.handlers import AppModels
     from pirender.ui.launch import serve

@@ -30,15 +30,7 @@ class PIRenderer(nn.Module):
         super().__init__()
         self.config = config = config or RendererConfig()
         self.mapping_net = MappingNet(config.coeff_nc, config.descriptor_nc, config.mapping_layers)
-        self.warping_net = WarpingNet(
-            image_nc=config.image_nc,
-            descriptor_nc=config.descriptor_nc,
-            base_nc=config.warping_base_nc,
-            max_nc=config.max_nc,
-            encoder_layers=config.warping_encoder_layers,
-            decoder_layers=config.warping_decoder_layers,
-            hidden_nc=config.adain_hidden_nc,
-        )
+        self.warping_net = WarpingNet(config)
         self.editing_net = EditingNet(
             image_nc=config.image_nc,
             descriptor_nc=config.descriptor_nc,

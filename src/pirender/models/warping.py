@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pirender.config import RendererConfig
 from pirender.models.blocks import AdaIN, LayerNorm2d, lrelu
 from pirender.models.flow import flow_to_grid, warp
 
@@ -96,26 +97,16 @@ class AdaINHourglass(nn.Module):
 class WarpingNet(nn.Module):
     """Source image + descriptor -> flow field (pixels of the H/4 grid) and the warped source."""
 
-    def __init__(
-        self,
-        *,
-        image_nc: int,
-        descriptor_nc: int,
-        base_nc: int,
-        max_nc: int,
-        encoder_layers: int,
-        decoder_layers: int,
-        hidden_nc: int,
-    ) -> None:
+    def __init__(self, config: RendererConfig) -> None:
         super().__init__()
         self.hourglass = AdaINHourglass(
-            image_nc=image_nc,
-            descriptor_nc=descriptor_nc,
-            base_nc=base_nc,
-            max_nc=max_nc,
-            encoder_layers=encoder_layers,
-            decoder_layers=decoder_layers,
-            hidden_nc=hidden_nc,
+            image_nc=config.image_nc,
+            descriptor_nc=config.descriptor_nc,
+            base_nc=config.warping_base_nc,
+            max_nc=config.max_nc,
+            encoder_layers=config.warping_encoder_layers,
+            decoder_layers=config.warping_decoder_layers,
+            hidden_nc=config.adain_hidden_nc,
         )
         self.flow_norm = LayerNorm2d(self.hourglass.output_nc)
         self.flow_conv = nn.Conv2d(self.hourglass.output_nc, 2, 7, padding=3)

@@ -6,6 +6,7 @@
 
 Building blocks, each usable on its own (the UI composes these, it does not subclass pipelines):
 
+    base.py             RendererPipeline: the loaded renderer every pipeline holds, from_pretrained
     source.py           source portrait loading/cropping, source coefficients, driving motions
     motion_transfer.py  absolute (official cross-id crop-scale normalisation) and relative transfer
     edits.py            edit recipes, named expression presets (pirender/presets/*.json), sweeps

@@ -25,8 +25,9 @@ from pirender.errors import InputError
 from pirender.motion.coeffs import EXP
 from pirender.motion.crop import CropTransform
 from pirender.motion.sequence import Motion
+from pirender.pipelines.base import RendererPipeline
 from pirender.pipelines.edits import Edit, Preset, Sweep, build_edit, parse_sweep
-from pirender.pipelines.models import ExtractorSpec, RuntimeOptions, check_image_size, load_engine
+from pirender.pipelines.models import ExtractorSpec, RuntimeOptions
 from pirender.pipelines.output import IMAGE_OUTPUTS, VIDEO_OUTPUTS, RenderedVideo, check_output_path, grid
 from pirender.pipelines.render import render_coeffs
 from pirender.pipelines.source import (
@@ -43,27 +44,8 @@ DEFAULT_SWEEP_FPS = 25.0
 
 
 @dataclass
-class EditPipeline:
+class EditPipeline(RendererPipeline):
     """Render semantic edits of one portrait. Build with `from_pretrained`; call per job."""
-
-    engine: Any  # pirender.engine.RenderEngine
-    image_size: int = 256
-    extractor: ExtractorSpec | None = None
-    device: str = "cpu"
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        renderer: Any = None,
-        *,
-        options: RuntimeOptions | None = None,
-        extractor: ExtractorSpec | None = None,
-        size: int | None = None,
-    ) -> EditPipeline:
-        """Load the renderer (a path, None = the shipped SynthHead renderer, a PIRenderer or a RenderEngine)."""
-        options = options or RuntimeOptions()
-        engine, model_size = load_engine(renderer, options)
-        return cls(engine, check_image_size(size or model_size, engine), extractor, options.device)
 
     def __call__(
         self,

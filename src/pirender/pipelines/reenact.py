@@ -22,7 +22,8 @@ import numpy as np
 
 from pirender.errors import InputError
 from pirender.motion.crop import CropTransform
-from pirender.pipelines.models import ExtractorSpec, RuntimeOptions, check_image_size, load_engine
+from pirender.pipelines.base import RendererPipeline
+from pirender.pipelines.models import ExtractorSpec, RuntimeOptions
 from pirender.pipelines.motion_transfer import MOTION_MODES, transfer_motion
 from pirender.pipelines.output import (
     VIDEO_OUTPUTS,
@@ -51,34 +52,9 @@ LAYOUTS: tuple[str, ...] = ("result", "side-by-side")
 
 
 @dataclass
-class ReenactPipeline:
-    """Render a source portrait with a driving motion. Build with `from_pretrained`; call per job.
-
-    Attributes:
-        engine: the RenderEngine every frame goes through.
-        image_size: side S of the renderer's input and output crops.
-        extractor: estimates coefficients of the source (and of driving videos).
-        device: where the extractor runs.
-    """
-
-    engine: Any  # pirender.engine.RenderEngine
-    image_size: int = 256
-    extractor: ExtractorSpec | None = None
-    device: str = "cpu"
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        renderer: Any = None,
-        *,
-        options: RuntimeOptions | None = None,
-        extractor: ExtractorSpec | None = None,
-        size: int | None = None,
-    ) -> ReenactPipeline:
-        """Load the renderer (a path, None = the shipped SynthHead renderer, a PIRenderer or a RenderEngine)."""
-        options = options or RuntimeOptions()
-        engine, model_size = load_engine(renderer, options)
-        return cls(engine, check_image_size(size or model_size, engine), extractor, options.device)
+class ReenactPipeline(RendererPipeline):
+    """Render a source portrait with a driving motion. Build with `from_pretrained`; call per job
+    (attributes: see RendererPipeline)."""
 
     def __call__(
         self,

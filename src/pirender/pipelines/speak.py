@@ -24,11 +24,10 @@ import numpy as np
 from pirender.errors import InputError
 from pirender.motion.coeffs import CROP, with_crop
 from pirender.motion.crop import CropTransform
+from pirender.pipelines.base import RendererPipeline
 from pirender.pipelines.models import (
     ExtractorSpec,
     RuntimeOptions,
-    check_image_size,
-    load_engine,
     load_motion_model,
     resolve_motion_model_path,
 )
@@ -50,7 +49,12 @@ AudioInput = str | os.PathLike[str] | tuple[np.ndarray, int]
 
 @dataclass
 class SpeakPipeline:
-    """Speech -> K sampled motions -> rendered videos with the speech muxed in."""
+    """Speech -> K sampled motions -> rendered videos with the speech muxed in.
+
+    Holds what a RendererPipeline holds, loaded the same way, plus the audio-to-motion model. Not a
+    subclass: the model is the second field (`SpeakPipeline(engine, motion_model)`), and a subclass's
+    fields would come after the inherited ones.
+    """
 
     engine: Any  # pirender.engine.RenderEngine
     motion_model: Any  # pirender.audio.MotionFlow
@@ -69,13 +73,10 @@ class SpeakPipeline:
         size: int | None = None,
     ) -> SpeakPipeline:
         """Load the renderer and the audio model (paths; None = the shipped ones; or loaded objects)."""
-        options = options or RuntimeOptions()
         if motion_model is None or isinstance(motion_model, str | os.PathLike):
             motion_model = load_motion_model(str(resolve_motion_model_path(motion_model).resolve()))
-        engine, model_size = load_engine(renderer, options)
-        return cls(
-            engine, motion_model, check_image_size(size or model_size, engine), extractor, options.device
-        )
+        loaded = RendererPipeline.from_pretrained(renderer, options=options, extractor=extractor, size=size)
+        return cls(loaded.engine, motion_model, loaded.image_size, loaded.extractor, loaded.device)
 
     def __call__(
         self,

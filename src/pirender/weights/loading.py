@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -26,28 +27,49 @@ def load_renderer(
         CheckpointError: the file is missing, unreadable, of the wrong kind, or does not match the
             architecture (the message lists the keys and shapes).
     """
+    model, _ = read_renderer(path, weights=weights)
+    return model.to(device).eval()
+
+
+def read_renderer(path: str | Path, *, weights: str = "ema") -> tuple[PIRenderer, dict[str, Any]]:
+    """load_renderer's work (on the CPU, in train mode), reading the file once, and what else it holds.
+
+    Returns:
+        (model, contents): contents is a model directory's metadata (its config.json), or the whole
+        official checkpoint dict (trainer entries such as `current_epoch` included).
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or directory")
     if weights not in official.WEIGHT_SETS:
         raise CheckpointError(f"weights must be 'ema' or 'raw', got {weights!r}")
-    if path.is_dir() or path.name in (our_format.CONFIG_FILE, our_format.WEIGHTS_FILE):
-        directory = path if path.is_dir() else path.parent
+    directory = model_directory(path)
+    if directory is not None:
         if weights != "ema":
             raise CheckpointError(
                 f"{directory}: a model directory holds one set of weights; weights='raw' "
                 "applies to official trainer checkpoints only"
             )
-        config, state, _ = our_format.read_model_dir(directory)
+        config, state, contents = our_format.read_model_dir(directory)
         model = PIRenderer(config)
     else:
-        model, state = _from_official(path, weights)
+        contents = official.read_checkpoint(path)
+        model, state = _from_official(contents, path, weights)
     load_state_dict_strict(model, state, path)
-    return model.to(device).eval()
+    return model, contents
 
 
-def _from_official(path: Path, weights: str) -> tuple[PIRenderer, dict[str, torch.Tensor]]:
-    data = official.read_checkpoint(path)
+def model_directory(path: Path) -> Path | None:
+    """The pirender model directory `path` names (the directory, its config.json or its
+    model.safetensors); None for anything else, which is read as an official checkpoint."""
+    if path.is_dir():
+        return path
+    if path.name in (our_format.CONFIG_FILE, our_format.WEIGHTS_FILE):
+        return path.parent
+    return None
+
+
+def _from_official(data: dict, path: Path, weights: str) -> tuple[PIRenderer, dict[str, torch.Tensor]]:
     state = official.generator_state_dict(data, path, weights)
     try:
         config = official.infer_config(state)

@@ -1,0 +1,123 @@
+"""Flags and helpers the model-running commands share (reenact, edit, speak; ui takes the model flags),
+so every command spells a common flag the same way.
+
+Not a command: it defines no COMMAND, and main.py skips a module named `common`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pirender.errors import InputError
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    group = parser.add_argument_group("source")
+    group.add_argument(
+        "--source", type=Path, required=required, help="portrait image (or a video: its first frame)"
+    )
+    group.add_argument(
+        "--source-coeffs",
+        type=Path,
+        metavar="MOTION",
+        help="the source's own coefficients (motion file, frame 0) instead of estimating them",
+    )
+    group.add_argument(
+        "--crop",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="cut the face out of the source: auto = only when the image is not square (default)",
+    )
+    group.add_argument(
+        "--no-paste-back",
+        dest="paste_back",
+        action="store_false",
+        help="output the rendered face crop instead of pasting it back into a larger photo",
+    )
+
+
+def add_output_argument(
+    parser: argparse.ArgumentParser, *, help_text: str = "output .mp4", required: bool = True
+) -> None:
+    parser.add_argument("-o", "--output", type=Path, required=required, help=help_text)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("models and runtime")
+    group.add_argument(
+        "--renderer",
+        type=Path,
+        metavar="CKPT",
+        help="model directory or official checkpoint (default: the bundled SynthHead renderer)",
+    )
+    group.add_argument("--device", default="cpu", help="cpu, cuda[:N] or mps (default cpu)")
+    group.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        default="auto",
+        help="reduced precision where the device supports it (auto)",
+    )
+    group.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="rendering backend")
+    group.add_argument(
+        "--batch-size", type=int, help="frames rendered at once (default: chosen for the device)"
+    )
+    group.add_argument(
+        "--size", type=int, help="renderer image side (default: from the model directory, else 256)"
+    )
+    group.add_argument(
+        "--extractor",
+        choices=("synthhead", "deep3d"),
+        default="synthhead",
+        help="coefficient estimator for images and videos (default: the bundled SynthHead regressor)",
+    )
+    group.add_argument(
+        "--extractor-checkpoint", type=Path, help="extractor weights (deep3d: Deep3DFaceRecon epoch_20.pth)"
+    )
+    group.add_argument("--bfm", type=Path, help="deep3d only: the BFM folder (similarity_Lm3D_all.mat)")
+    group.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def runtime_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments shared by pirender.reenact / edit / speak, from the shared flags."""
+    from pirender.pipelines.models import ExtractorSpec
+
+    extractor = ExtractorSpec(
+        kind=args.extractor,
+        checkpoint=None if args.extractor_checkpoint is None else str(args.extractor_checkpoint),
+        bfm_dir=None if args.bfm is None else str(args.bfm),
+    )
+    return {
+        "renderer": args.renderer,
+        "device": args.device,
+        "precision": args.precision,
+        "backend": args.backend,
+        "batch_size": args.batch_size,
+        "size": args.size,
+        "extractor": extractor,
+        "progress": not args.quiet,
+    }
+
+
+def source_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"source_coeffs": args.source_coeffs, "crop": args.crop, "paste_back": args.paste_back}
+
+
+def require_files(*paths: tuple[str, Path | None]) -> None:
+    """Fail fast (before any model is loaded) on a missing input file."""
+    for what, path in paths:
+        if path is not None and not Path(path).exists():
+            raise InputError(f"{what} not found: {path}")
+
+
+def check_positive(value: float | None, what: str) -> None:
+    if value is not None and not value > 0:
+        raise InputError(f"{what} must be positive, got {value}")
+
+
+def print_outputs(args: argparse.Namespace, written: Path | list[Path]) -> None:
+    """Print the written path (or each of a list), one a line, unless --quiet."""
+    if not args.quiet:
+        for path in written if isinstance(written, list) else [written]:
+            print(path)

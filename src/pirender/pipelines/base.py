@@ -1,0 +1,43 @@
+"""What every pipeline holds: a renderer (as a RenderEngine), the image side it renders and the
+coefficient extractor, with the one `from_pretrained` that loads them (reenact and edit subclass it;
+speak, which adds an audio model, loads its renderer through it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pirender.pipelines.models import ExtractorSpec, RuntimeOptions, check_image_size, load_engine
+
+P = TypeVar("P", bound="RendererPipeline")
+
+
+@dataclass
+class RendererPipeline:
+    """A loaded renderer and how a job's inputs are read. Subclasses add `__call__` (one job per call).
+
+    Attributes:
+        engine: the RenderEngine every frame goes through.
+        image_size: side S of the renderer's input and output crops.
+        extractor: estimates coefficients of the source (and of driving videos).
+        device: where the extractor runs.
+    """
+
+    engine: Any  # pirender.engine.RenderEngine
+    image_size: int = 256
+    extractor: ExtractorSpec | None = None
+    device: str = "cpu"
+
+    @classmethod
+    def from_pretrained(
+        cls: type[P],
+        renderer: Any = None,
+        *,
+        options: RuntimeOptions | None = None,
+        extractor: ExtractorSpec | None = None,
+        size: int | None = None,
+    ) -> P:
+        """Load the renderer (a path, None = the shipped SynthHead renderer, a PIRenderer or a RenderEngine)."""
+        options = options or RuntimeOptions()
+        engine, model_size = load_engine(renderer, options)
+        return cls(engine, check_image_size(size or model_size, engine), extractor, options.device)
