@@ -165,10 +165,9 @@ def main() -> int:
 
 def _export_ema(config, state: dict, directory: Path) -> Path:
     """Write the EMA generator of a training state as a model directory (save_pretrained)."""
-    from pirender.models.renderer import PIRenderer
+    from pirender.training import checkpoint as ckpt
 
-    model = PIRenderer(config.renderer)
-    model.load_state_dict(state["ema"], strict=True)
+    model = ckpt.load_generator(state, "ema")
     provenance = {
         "trained_by": "bench/train_synthhead.py (pirender train)",
         "steps": int(state["step"]),

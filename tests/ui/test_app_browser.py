@@ -4,8 +4,8 @@ Render without a source, upload a file that is not an image and one over the siz
 a one-line message in the page), upload a picture with no face (centre-crop notice), drag the yaw
 slider, check that the served preview changed and is exactly the renderer's image for the new pose,
 render and download the PNG, type an invalid raw coefficient, and check that the page asked nothing
-of any other host. Screenshots go to a temporary
-directory, and to docs/images/ with PIRENDER_UPDATE_SCREENSHOTS=1.
+of any other host. Screenshots go to a temporary directory (the published ones in docs/images/ come
+from scripts/ui_screenshots.py, with the shipped models).
 
 Never runs `playwright install`: it uses the system chromium (CI installs the Debian package).
 """
@@ -26,8 +26,6 @@ from PIL import Image
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOT_DIR = REPO / "docs" / "images"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -79,9 +77,6 @@ def browser() -> Iterator[object]:
 def _screenshot(page, name: str, out_dir: Path) -> None:  # noqa: ANN001 (playwright Page)
     path = out_dir / f"ui_{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("PIRENDER_UPDATE_SCREENSHOTS") == "1":
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, SCREENSHOT_DIR / path.name)
 
 
 def _served_image(page, src: str) -> np.ndarray:  # noqa: ANN001

@@ -93,6 +93,10 @@ class PairDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.source.videos)
 
+    def coefficient_rows(self) -> np.ndarray:
+        """(N, 73) float32: the coefficients of every frame of every video of the split."""
+        return np.concatenate([self.source.motion(video) for video in self.source.videos])
+
     def draw(self, key: PairKey) -> tuple[str, int, str, int]:
         """-> (source video, source frame, target video, target frame) for this key."""
         src = self.source

@@ -341,11 +341,11 @@ class SynthHead:
         # Temple arms: planes x = +-(ex + rx + rim) from the lens plane back to the ears.
         xt = ex + rx + rim
         for side in (-1.0, 1.0):
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):  # rays parallel to the plane: inf, nan
                 ts = (side * xt - origin[0]) / dirs[0]
-            ts = np.where(ts > 0, ts, np.inf).astype(np.float32)
-            sy = origin[1] + ts * dirs[1]
-            sz = origin[2] + ts * dirs[2]
+                ts = np.where(ts > 0, ts, np.inf).astype(np.float32)
+                sy = origin[1] + ts * dirs[1]
+                sz = origin[2] + ts * dirs[2]
             arm = (
                 (np.abs(sy - ey - 0.03) < 0.016) & (sz < zg) & (sz > -0.55 * ident.head_depth) & (ts < best_t)
             )

@@ -11,6 +11,7 @@ kill while saving never leaves a truncated checkpoint; older ones beyond `keep` 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ import torch
 
 from pirender.errors import CheckpointError
 from pirender.media.atomic import atomic_dir
+from pirender.models.renderer import PIRenderer
 
 STATE_FILE = "training_state.pt"
 CHECKPOINTS = "checkpoints"
@@ -103,3 +105,18 @@ def load_training_state(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{file}: training state lacks {missing}")
     state["path"] = str(file)
     return state
+
+
+def load_generator(state: dict[str, Any], which: str = "ema") -> PIRenderer:
+    """The plain PIRenderer held by a training state: `which` = "ema" or "generator" weights, with a
+    standardized mapping.first (config standardize_coeffs) folded back (training/standardize.py)."""
+    from pirender.training.config import TrainConfig
+    from pirender.training.standardize import fold_state_dict
+
+    config = TrainConfig.from_dict(json.loads(state["config"]))
+    weights = state[which]
+    if state.get("coeff_stats") is not None:
+        weights = fold_state_dict(weights, state["coeff_stats"]["mean"], state["coeff_stats"]["std"])
+    model = PIRenderer(config.renderer)
+    model.load_state_dict(weights, strict=True)
+    return model.eval()

@@ -61,6 +61,9 @@ class TrainConfig:
     warp_steps: int = 200_000  # warp-only stage length; optimizer re-created when it ends
     ema_half_life_steps: float = 312.5  # official decay 0.5**(32/10000) per step = half-life 10000/32
     init: Literal["normal", "torch"] = "normal"  # "normal": official N(0, 0.02) weights, zero biases
+    # Train mapping.first on standardized coefficients: an exact reparametrization folded away on
+    # export (training/standardize.py). Not in the official recipe; the SynthHead presets use it.
+    standardize_coeffs: bool = False
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16 = autocast on CUDA only
     device: str = "auto"  # auto | cpu | cuda
     checkpoint_every: int = 20_000  # steps between training_state.pt saves
@@ -110,6 +113,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "renderer.editing_base_nc": 16,
         "renderer.resblock": "fixed",
         "init": "torch",
+        "standardize_coeffs": True,
         "total_steps": 20_000,
         "warp_steps": 4_000,
         "ema_half_life_steps": 100.0,
@@ -129,6 +133,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "renderer.warping_base_nc": 4,
         "renderer.editing_base_nc": 8,
         "init": "torch",
+        "standardize_coeffs": True,
         "total_steps": 8,
         "warp_steps": 4,
         "ema_half_life_steps": 10.0,

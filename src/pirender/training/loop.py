@@ -49,6 +49,7 @@ from pirender.training.stages import (
     set_trainable,
     stage_at,
 )
+from pirender.training.standardize import coefficient_stats, plain_renderer, standardize
 
 
 @dataclass
@@ -127,6 +128,9 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
     init_weights(model, config.init)
     if init_from is not None and state is None:
         model.load_state_dict(start.state_dict(), strict=True)
+    coeff_stats = _coefficient_stats(config, state)
+    if coeff_stats is not None:  # an exact reparametrization of mapping.first (training/standardize.py)
+        standardize(model, *coeff_stats, keep_function=init_from is not None and state is None)
     ema = make_ema(model)
     step = 0
     if state is not None:
@@ -199,7 +203,9 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
             out_of_time = time_limit_s is not None and time.perf_counter() - t_start >= time_limit_s
             stopping = any_across(stop.requested or out_of_time, env)
             if step % config.checkpoint_every == 0 or step == end_step or stopping:
-                _save(run_dir, config, env, model, ema, optimizer, scheduler, step, stage, backbone)
+                _save(
+                    run_dir, config, env, model, ema, optimizer, scheduler, step, stage, backbone, coeff_stats
+                )
             if stopping:
                 why = "by signal" if stop.requested else "at the time limit"
                 _say(env, f"stopped {why} at step {step}; resume with --resume {run_dir}")
@@ -230,7 +236,7 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
             "ema_half_life_steps": config.ema_half_life_steps,
             "init_from": str(init_from) if init_from else None,
         }
-        model_dir = ema.save_pretrained(run_dir / "model", provenance=provenance)
+        model_dir = plain_renderer(ema).save_pretrained(run_dir / "model", provenance=provenance)
         _say(env, f"exported the EMA generator to {model_dir}")
     return TrainResult(run_dir=run_dir, step=step, finished=finished, model_dir=model_dir, backbone=backbone)
 
@@ -345,7 +351,22 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)  # decoding workers must not compete with the training threads
 
 
-def _save(run_dir, config, env, model, ema, optimizer, scheduler, step, stage, backbone) -> None:
+def _coefficient_stats(config: TrainConfig, state: dict[str, Any] | None):
+    """(mean, std) of the training coefficients when config.standardize_coeffs, else None. A resumed
+    run keeps the statistics it started with (they are part of its parametrization)."""
+    if not config.standardize_coeffs:
+        return None
+    if state is not None:
+        saved = state.get("coeff_stats")
+        if saved is None:
+            raise InputError(f"{state['path']}: trained without standardize_coeffs; resume with it off")
+        return saved["mean"], saved["std"]
+    dataset = PairDataset(config.data.path, split="train", size=config.data.size,
+                          radius=config.renderer.semantic_radius)  # fmt: skip
+    return coefficient_stats(dataset.coefficient_rows())
+
+
+def _save(run_dir, config, env, model, ema, optimizer, scheduler, step, stage, backbone, coeff_stats) -> None:
     if env.is_main:
         state: dict[str, Any] = {
             "step": step,
@@ -359,6 +380,8 @@ def _save(run_dir, config, env, model, ema, optimizer, scheduler, step, stage, b
             "rng": ckpt.rng_state(),
             "world_size": env.world_size,
         }
+        if coeff_stats is not None:  # generator/ema hold the standardized mapping.first (V, c)
+            state["coeff_stats"] = {"mean": coeff_stats[0].cpu(), "std": coeff_stats[1].cpu()}
         ckpt.save_training_state(run_dir, state, keep=config.keep_checkpoints)
 
 
