@@ -309,10 +309,13 @@ def build_app(models: AppModels) -> gr.Blocks:
                 return [gr.skip()] * len(source_outputs)
             return on_upload(upload, crop)
 
-        upload.upload(on_upload, [upload, crop_mode], source_outputs, preprocess=False)
-        upload.clear(on_upload, [upload, crop_mode], source_outputs, preprocess=False)
-        crop_mode.input(on_crop, [upload, crop_mode], source_outputs, preprocess=False)
-        demo_button.click(on_demo, [demo_seed], source_outputs)
+        # Progress (and a failure's error badge) on the crop view only: by default gradio marks every
+        # output of a failed event, which would cover all sliders and the preview in red.
+        on_crop_view = {"show_progress_on": [crop_view]}
+        upload.upload(on_upload, [upload, crop_mode], source_outputs, preprocess=False, **on_crop_view)
+        upload.clear(on_upload, [upload, crop_mode], source_outputs, preprocess=False, **on_crop_view)
+        crop_mode.input(on_crop, [upload, crop_mode], source_outputs, preprocess=False, **on_crop_view)
+        demo_button.click(on_demo, [demo_seed], source_outputs, **on_crop_view)
 
         # -- events: edit ---------------------------------------------------------------------------
         @user_errors
