@@ -16,10 +16,17 @@ from pirender.motion.extract.synthhead_data import HELD_OUT_IDENTITY_SEED, rende
 pytest.importorskip("pirender.synth")
 
 # docs/motion.md, "SynthHead extractor": held-out MAE x ~1.6 (this test uses 24 renders, not 400).
-MAX_ANGLE_MAE_DEG = 3.5  # held-out 2.0
-MAX_YAW_MAE_DEG = 4.0  # held-out 2.3
-# The controls the shipped regressor recovers (docs: the other nine are near chance level, 0.22).
-MAX_CONTROL_MAE = {"jaw_open": 0.15, "blink_left": 0.2, "blink_right": 0.2}  # held-out 0.07, 0.10, 0.11
+MAX_ANGLE_MAE_DEG = 2.5  # held-out 1.5
+MAX_YAW_MAE_DEG = 3.0  # held-out 1.7
+# The controls the shipped regressor recovers (docs: smile, frown, pucker, lip_stretch and mouth_shift
+# are still at chance level, 0.22; brow_furrow and squint only partly, 0.17-0.18).
+MAX_CONTROL_MAE = {
+    "jaw_open": 0.08,  # held-out 0.037
+    "blink_left": 0.12,  # 0.059
+    "blink_right": 0.12,  # 0.067
+    "brow_raise": 0.17,  # 0.107
+    "cheek_puff": 0.13,  # 0.075
+}
 
 
 @pytest.fixture(scope="module")
