@@ -1,7 +1,7 @@
 """Benchmark: train a small renderer on SynthHead within a fixed time budget, then evaluate it.
 
-    python bench/train_synthhead.py --out /tmp/bench_s128 --minutes 45 --threads 2 \
-        --export src/pirender/assets/renderer_synthhead_128
+    python bench/train_synthhead.py --out /tmp/bench_s128 --steps 2200 1600 --threads 1 \
+        --export src/pirender/assets/renderer_synthhead_128      # the shipped demo renderer
 
 1. Renders a SynthHead LMDB (default 128 px; test split = held-out identities).
 2. Trains with `pirender.training.train` (a normal run dir: config.json, checkpoints, tensorboard),
@@ -36,7 +36,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--identities", type=int, default=50)
     parser.add_argument("--videos-per-identity", type=int, default=3)
-    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--frames", type=int, default=120, help="frames per video (4.8 s at 25 fps)")
     parser.add_argument("--preset", default="synthhead_small")
     parser.add_argument("--backbone", default="auto", help="loss.backbone (auto, vgg19, vgg19_random, l1)")
     parser.add_argument(

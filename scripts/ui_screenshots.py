@@ -39,7 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # Where to drag each slider, as a fraction of its track (yaw: -45..45 degrees, jaw open: 0..1).
-DRAGS = {"yaw": 0.85, "jaw_open": 0.6}
+DRAGS = {"yaw": 0.72, "jaw_open": 0.9}  # yaw ~ +20 deg (the slider spans -45..45): inside the training range
 BAD_RAW = "5=abc"
 BAD_RAW_MESSAGE = "raw coefficients: 5=abc: 'abc' is not a number"
 
