@@ -16,9 +16,6 @@ Re-run it whenever the shipped models change.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -26,35 +23,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pirender.ui.browser import CHROMIUM_ARGS, chromium_path, free_port, preview_src, wait_for_new_preview
+
 REPO = Path(__file__).resolve().parents[1]
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 120_000  # renders share a busy CPU
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Where to drag each slider, as a fraction of its track (yaw: -45..45 degrees, jaw open: 0..1).
 DRAGS = {"yaw": 0.72, "jaw_open": 0.9}  # yaw ~ +20 deg (the slider spans -45..45): inside the training range
 BAD_RAW = "5=abc"
 BAD_RAW_MESSAGE = "raw coefficients: 5=abc: 'abc' is not a number"
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("PIRENDER_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_portrait(path: Path, seed: int) -> Path:
@@ -77,19 +54,6 @@ def serve_app() -> tuple[object, str]:
     models.edit_pipeline()
     app = build_app(models)
     return app, serve(app, port=free_port(), block=False, quiet=True)
-
-
-def preview_src(page) -> str | None:  # noqa: ANN001 (playwright Page)
-    image = page.locator("#edit-preview img")
-    return image.first.get_attribute("src") if image.count() else None
-
-
-def wait_for_new_preview(page, old: str | None) -> None:  # noqa: ANN001
-    page.wait_for_function(
-        "old => { const img = document.querySelector('#edit-preview img');"
-        " return img && img.complete && img.naturalWidth > 0 && img.getAttribute('src') !== old; }",
-        arg=old,
-    )
 
 
 def drag_slider(page, name: str, fraction: float) -> None:  # noqa: ANN001

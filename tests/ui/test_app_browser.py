@@ -13,9 +13,6 @@ Never runs `playwright install`: it uses the system chromium (CI installs the De
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -24,32 +21,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pirender.ui.browser import CHROMIUM_ARGS, chromium_path, free_port, wait_for_new_preview
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MAX_UPLOAD = "1mb"  # small, so the test can exceed it cheaply
 TIMEOUT_MS = 60_000  # a render on a busy 2-core CI machine can take seconds
 
 
 def _chromium_path() -> str:
-    for candidate in (os.environ.get("PIRENDER_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.skip("no chromium executable (install the Debian package 'chromium'; never `playwright install`)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    path = chromium_path()
+    if path is None:
+        pytest.skip(
+            "no chromium executable (install the Debian package 'chromium'; never `playwright install`)"
+        )
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +44,7 @@ def server(app_models) -> Iterator[str]:
     from pirender.ui.launch import serve
 
     app = build_app(app_models)
-    url = serve(app, port=_free_port(), block=False, quiet=True, max_file_size=MAX_UPLOAD)
+    url = serve(app, port=free_port(), block=False, quiet=True, max_file_size=MAX_UPLOAD)
     assert urlparse(url).hostname == "127.0.0.1"
     yield url
     app.close()
@@ -85,21 +71,8 @@ def _served_image(page, src: str) -> np.ndarray:  # noqa: ANN001
     return np.asarray(Image.open(io.BytesIO(response.body())).convert("RGB"), dtype=np.int16)
 
 
-def _preview_src(page) -> str | None:  # noqa: ANN001
-    image = page.locator("#edit-preview img")
-    return image.first.get_attribute("src") if image.count() else None
-
-
 def _wait_for_new_preview(page, old: str | None) -> str:  # noqa: ANN001
-    page.wait_for_function(
-        "old => { const img = document.querySelector('#edit-preview img');"
-        " return img && img.complete && img.naturalWidth > 0 && img.getAttribute('src') !== old; }",
-        arg=old,
-        timeout=TIMEOUT_MS,
-    )
-    src = _preview_src(page)
-    assert src is not None
-    return src
+    return wait_for_new_preview(page, old, timeout_ms=TIMEOUT_MS)
 
 
 def _expect_message(page, text: str) -> None:  # noqa: ANN001
