@@ -74,6 +74,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="tiny smoke run written to /tmp")
+    parser.add_argument(
+        "--init-from", type=Path, help="fine-tune this extractor (.safetensors; keeps its target scaling)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.identities, args.per_identity, args.epochs = 20, 10, 2
@@ -116,6 +119,11 @@ def main() -> None:
         target_std=tuple(float(v) for v in std),
     )
     net = SynthHeadNet(config)
+    if args.init_from is not None:  # fine-tune: the start's weights and the target scaling they expect
+        initial = SynthHeadExtractor.load(args.init_from)
+        config = SynthHeadNetConfig(**{**initial.config.__dict__, "provenance": {}})
+        mean, std = np.array(config.target_mean), np.array(config.target_std)
+        net = initial.net
     normalised = torch.from_numpy((targets - mean) / std).float()
     pixels = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, S, S)
 

@@ -16,7 +16,7 @@ HELD_OUT_IDENTITY_SEED = 1_000_000
 # Ranges (uniform) of the sampled motion. Angles in radians (pitch, yaw, roll).
 ANGLE_RANGE = np.array([0.35, 0.6, 0.3])
 TRANS_RANGE = np.array([0.15, 0.15, 0.5])
-CROP_SCALE_RANGE = (0.88, 1.12)
+CROP_SCALE_RANGE = (0.95, 1.45)  # SynthHead frames: s = 1.2 at rest, 0.96-1.44 in its datasets
 CROP_SHIFT_RANGE = 10.0  # px around 128
 CONTROL_ACTIVE_PROBABILITY = 0.45
 
