@@ -55,6 +55,9 @@ def test_default_fp32_within_tolerance_for_any_batch(
         {"split_stem": False},
         {"channels_last": False},
         {"onnx_friendly": True},
+        {"weight_cache": True},
+        {"tap_conv": True},
+        {"weight_cache": True, "tap_conv": True, "channels_last": False},
     ],
 )
 def test_each_technique_within_tolerance(tiny_renderer: PIRenderer, tiny_inputs, changes: dict) -> None:
@@ -90,6 +93,47 @@ def test_subpixel_up_equals_upsample_then_conv() -> None:
     cl = _SubpixelUp(conv)(x.contiguous(memory_format=torch.channels_last))
     assert cl.is_contiguous(memory_format=torch.channels_last)
     assert torch.allclose(cl, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize(("batch", "in_nc", "out_nc", "k", "size"), [(1, 6, 3, 7, 9), (3, 5, 2, 3, 8)])
+def test_tap_conv_equals_conv2d(
+    batch: int, in_nc: int, out_nc: int, k: int, size: int, memory_format: torch.memory_format
+) -> None:
+    from pirender.engine.graph import _TapConv
+
+    torch.manual_seed(1)
+    conv = torch.nn.Conv2d(in_nc, out_nc, k, padding=k // 2)
+    x = torch.randn(batch, in_nc, size, size + 3).contiguous(memory_format=memory_format)
+    expected = conv(x)
+    out = _TapConv(conv)(x)
+    assert out.shape == expected.shape
+    assert torch.allclose(out, expected, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="odd square kernel"):
+        _TapConv(torch.nn.Conv2d(4, 2, 4, padding=2))
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_frame_workers_match_the_reference(tiny_renderer: PIRenderer, tiny_inputs, precision: str) -> None:
+    """workers=2: frames rendered concurrently, returned in order, same tolerances as one worker."""
+    source, windows = tiny_inputs
+    torch.set_num_threads(2)  # the autouse fixture restores the session's setting afterwards
+    engine = RenderEngine(tiny_renderer, precision=precision, batch_size=2, workers=2)
+    assert "2-frame-workers" in engine.describe()
+    out = engine.render(source, windows)  # batches of 2, 2 and 1 frames
+    diff = (out.image - _forward(tiny_renderer, source, windows)).abs()
+    tol = (TINY_FLOOR, TINY_FLOOR) if precision == "fp32" else (0.05, 0.005)
+    assert diff.max().item() <= tol[0] and diff.mean().item() <= tol[1]
+    single = RenderEngine(tiny_renderer, precision=precision, batch_size=1).render(source, windows)
+    # bf16 kernels round differently with other thread counts: the fast-path bound, not the fp32 floor
+    assert (out.image - single.image).abs().max().item() <= (TINY_FLOOR if precision == "fp32" else 0.05)
+    assert torch.get_num_threads() == 2 and not torch.is_inference_mode_enabled()
+    # per-frame sources go through the workers too
+    sources = torch.cat([source, source.flip(-1), -source, source.flip(-2), source * 0.5])
+    out = engine.render(sources, windows)
+    with torch.inference_mode():
+        expected = tiny_renderer(sources, windows).image
+    assert (out.image - expected).abs().max().item() <= (TINY_FLOOR if precision == "fp32" else 0.05)
 
 
 def test_render_frames_streams_uint8_batches(tiny_renderer: PIRenderer, tiny_inputs) -> None:
@@ -132,10 +176,12 @@ def test_bf16_within_fast_path_tolerance(tiny_renderer: PIRenderer, tiny_inputs)
 
 def test_describe_and_auto_choices(tiny_renderer: PIRenderer) -> None:
     engine = RenderEngine(tiny_renderer)
-    assert engine.precision == "fp32" and engine.batch_size == 4  # CPU without native bf16
+    assert engine.precision == "fp32" and engine.batch_size == 1  # fp32 on CPUs, bf16 only on request
     text = engine.describe()
-    assert text.startswith("backend=torch device=cpu precision=fp32 batch=4")
-    assert "fused_norms" in text and "subpixel_up" in text
+    assert text.startswith("backend=torch device=cpu precision=fp32 batch=1 threads=1")
+    assert "fused_norms" in text and "subpixel_up" in text and "weight_cache" in text
+    assert engine.workers == 1 and "frame-workers" not in text
+    assert "2-frame-workers" in RenderEngine(tiny_renderer, batch_size=2, workers=2).describe()
 
 
 @pytest.mark.parametrize(
@@ -146,6 +192,8 @@ def test_describe_and_auto_choices(tiny_renderer: PIRenderer) -> None:
         ({"batch_size": 0}, "batch_size"),
         ({"precision": "fp16"}, "GPUs only"),
         ({"backend": "onnx", "precision": "bf16"}, "fp32"),
+        ({"workers": 0}, "workers"),
+        ({"workers": 2, "backend": "onnx"}, "workers > 1"),
     ],
 )
 def test_bad_arguments(tiny_renderer: PIRenderer, kwargs: dict, message: str) -> None:

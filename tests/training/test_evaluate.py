@@ -48,6 +48,23 @@ def test_evaluate_reports_every_method(synth_lmdb: Path) -> None:
     assert any(s.startswith("AED/APD") for s in cross["skipped"])
 
 
+def test_evaluate_through_the_engine(synth_lmdb: Path) -> None:
+    """precision= renders through the RenderEngine: fp32 agrees with the plain forward to float
+    precision, bf16 only to its reduced precision (the figure docs/performance.md quotes)."""
+    torch.manual_seed(0)
+    model = PIRenderer(RendererConfig.tiny())
+    plain = evaluate(model, str(synth_lmdb), frames_per_video=2)
+    fp32 = evaluate(model, str(synth_lmdb), frames_per_video=2, precision="fp32")
+    bf16 = evaluate(model, str(synth_lmdb), frames_per_video=2, precision="bf16")
+    assert plain["precision"] == "plain fp32 forward" and bf16["precision"] == "bf16"
+    for method in METHODS:
+        assert fp32["metrics"][method]["psnr"] == pytest.approx(plain["metrics"][method]["psnr"], abs=1e-3)
+    full = plain["metrics"]["full"]["psnr"]
+    assert bf16["metrics"]["full"]["psnr"] != full and bf16["metrics"]["full"]["psnr"] == pytest.approx(
+        full, abs=0.5
+    )
+
+
 def test_lpips_from_local_files(tmp_path: Path) -> None:
     model = LPIPS()
     vgg = {k: torch.randn_like(v) * 0.05 for k, v in model.state_dict().items() if k.startswith("features.")}

@@ -41,6 +41,8 @@ class Case:
     reference_techniques: bool = False  # the engine's plain path (bit-exact to PIRenderer.forward)
     device: str = "cpu"
     threads: int | None = None  # None: the bench's thread count
+    workers: int | None = None  # frames rendered concurrently (RenderEngine workers)
+    techniques: Techniques | None = None  # None: the engine's defaults
 
     def engine(self, renderer: PIRenderer, onnx_path: str | None) -> RenderEngine:
         return RenderEngine(
@@ -50,8 +52,9 @@ class Case:
             backend=self.backend,
             batch_size=self.batch,
             onnx_path=onnx_path,
-            techniques=Techniques.reference() if self.reference_techniques else None,
+            techniques=Techniques.reference() if self.reference_techniques else self.techniques,
             threads=self.threads,
+            workers=self.workers,
         )
 
 
@@ -61,20 +64,23 @@ BASELINE = Case("official-style: eager fp32, per frame, dead branch", backend="b
 def default_cases(*, device: str = "cpu", include_emulated_bf16: bool = False) -> list[Case]:
     """The cases `pirender bench` runs on this machine."""
     if device == "cpu":
+        n = torch.get_num_threads()
+        before = Techniques(fused_norms=True, subpixel_up=True, split_stem=True, channels_last=True)
         cases = [
             BASELINE,
             Case("engine plain fp32 (bit-exact), batch 1", reference_techniques=True),
+            Case("engine fp32 exact, batch 1, no weight cache/tap conv", techniques=before),
             Case("engine fp32 exact, batch 1"),
-            Case("engine fp32 exact, batch 4", batch=4),
+            Case("engine fp32 exact, batch 4", batch=4, workers=1),
             Case("onnxruntime fp32, batch 1", backend="onnx"),
-            Case("onnxruntime fp32, batch 4", backend="onnx", batch=4),
         ]
-        if torch.get_num_threads() > 1:  # on a loaded shared machine 1 thread can beat 2 by far
+        if n > 1:  # frame parallelism; and on a loaded shared machine 1 thread can beat 2 by far
+            cases.append(Case(f"engine fp32 exact, {n} frame workers", batch=n, workers=n))
             cases.append(Case("engine fp32 exact, batch 1, 1 thread", threads=1))
-            cases.append(Case("onnxruntime fp32, batch 1, 1 thread", backend="onnx", threads=1))
         if include_emulated_bf16 or bf16_supported(torch.device("cpu")):
             cases.append(Case("engine bf16, batch 1", precision="bf16"))
-            cases.append(Case("engine bf16, batch 4", precision="bf16", batch=4))
+            if n > 1:
+                cases.append(Case(f"engine bf16, {n} frame workers", precision="bf16", batch=n, workers=n))
         return cases
     cases = [Case(BASELINE.name, backend="baseline", device=device)]
     for precision in ("fp32", "fp16", "bf16"):

@@ -28,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        help="render through the engine at this precision (what a fast path costs); default: the plain forward",
+    )
     parser.add_argument("--lpips-vgg16", type=Path, help="torchvision vgg16 weights (vgg16-397923af.pth)")
     parser.add_argument("--lpips-heads", type=Path, help="lpips v0.1 linear heads (weights/v0.1/vgg.pth)")
     parser.add_argument(
@@ -61,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         lpips=lpips,
         extractor=extractor,
         device=args.device,
+        precision=args.precision,
     )
     if extractor is None:
         report["skipped"] = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,13 +25,17 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 BACKENDS = ("torch", "onnx")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
-# Defaults chosen by measurement on the 2-core CPU (docs/performance.md): with 2 threads, batch 4 gave
-# 2.1x the frames/s of batch 1 at 256x256 (fewer, larger ops per frame; peak RSS stays < 1 GB);
-# on CUDA a batch of 8 fills the GPU.
-CPU_BATCH = 4
+# Defaults chosen by measurement on the idle 2-core CPU (docs/performance.md): at 256x256 with 2 threads,
+# batch 1 rendered 1.98 frames/s, batch 4 1.31 (its activations overflow the caches) and two frame
+# workers 1.78 (fp32; 2.85 vs 2.58 in bf16). On CUDA a batch of 8 fills the GPU.
+CPU_BATCH = 1
 CUDA_BATCH = 8
-CPU_TECHNIQUES = Techniques(fused_norms=True, subpixel_up=True, split_stem=True, channels_last=True)
-CUDA_TECHNIQUES = Techniques(fused_norms=True, subpixel_up=False, split_stem=True, channels_last=True)
+CPU_TECHNIQUES = Techniques(
+    fused_norms=True, subpixel_up=True, split_stem=True, channels_last=True, weight_cache=True, tap_conv=True
+)
+CUDA_TECHNIQUES = Techniques(
+    fused_norms=True, subpixel_up=False, split_stem=True, channels_last=True, weight_cache=True
+)
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -81,12 +86,17 @@ class RenderEngine:
         precision: "fp32" (within 1e-4 of the reference), "bf16", "fp16", or "auto" (fp16 on CUDA,
             fp32 on CPUs).
         backend: "torch" or "onnx" (onnxruntime, needs the `onnx` extra).
-        batch_size: frames per batch; None: 4 on CPU, 8 on CUDA.
+        batch_size: frames per batch; None: 1 on CPU (`workers` with frame workers), 8 on CUDA.
         onnx_path: an exported graph (`pirender export-onnx`) for backend="onnx"; None exports one
             per image size into a temporary directory on first use.
         techniques: override the torch graph's techniques (Techniques.reference() = bit-exact).
         threads: CPU threads while rendering (torch and onnxruntime); None keeps torch's setting. On a
             shared, loaded machine 1 thread can be several times faster than 2 (docs/performance.md).
+        workers: torch backend on CPU: frames of a batch rendered concurrently, each on
+            threads // workers intra-op threads (frame parallelism: no thread synchronisation inside a
+            frame). None or 1: all threads work on one frame at a time (measured faster on an idle
+            machine in float32); frame workers win in bf16 and on a loaded machine, where intra-op
+            threads wait for each other (docs/performance.md).
     """
 
     def __init__(
@@ -100,6 +110,7 @@ class RenderEngine:
         onnx_path: str | Path | None = None,
         techniques: Techniques | None = None,
         threads: int | None = None,
+        workers: int | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
@@ -109,6 +120,8 @@ class RenderEngine:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
         self.threads = threads
         self.device = torch.device(device)
         self.renderer = renderer.to(self.device).eval()
@@ -119,8 +132,12 @@ class RenderEngine:
             raise ValueError("the onnx backend runs fp32 graphs; use precision='fp32' or 'auto'")
         if self.precision == "fp16" and self.device.type == "cpu":
             raise ValueError("fp16 runs on GPUs only; on CPU use fp32 or bf16")
+        frame_parallel = backend == "torch" and self.device.type == "cpu"
+        if workers is not None and workers > 1 and not frame_parallel:
+            raise ValueError("workers > 1 is for the torch backend on CPU")
         cuda = self.device.type == "cuda"
-        self.batch_size = batch_size or (CUDA_BATCH if cuda else CPU_BATCH)
+        self.workers = workers or 1
+        self.batch_size = batch_size or (CUDA_BATCH if cuda else max(CPU_BATCH, self.workers))
         self.techniques = techniques or (CUDA_TECHNIQUES if cuda else CPU_TECHNIQUES)
         self.fast = (
             FastRenderer(self.renderer, self.techniques, editing_dtype=_DTYPES.get(self.precision))
@@ -173,6 +190,8 @@ class RenderEngine:
         if self.backend == "torch" and self.precision != "fp32":
             techniques.append(f"{self.precision}-editing-convs")
         threads = self.threads or torch.get_num_threads()
+        if self.workers > 1:
+            techniques.append(f"{self.workers}-frame-workers")
         return EnginePlan(
             self.backend, str(self.device), self.precision, self.batch_size, threads, tuple(techniques)
         )
@@ -209,6 +228,9 @@ class RenderEngine:
         descriptors = descriptors.to(self.device, torch.float32)
         shared = source_image.shape[0] == 1
         cache = None
+        if self.workers > 1 and self.backend == "torch":
+            yield from self._parallel_batches(source_image, descriptors, warp_only=warp_only)
+            return
         for start in range(0, n, self.batch_size):
             desc = descriptors[start : start + self.batch_size]
             src = source_image if shared else source_image[start : start + desc.shape[0]]
@@ -222,6 +244,39 @@ class RenderEngine:
                     cache = self.fast.source_cache(src)
                 result = self._run_torch(src, desc, cache, warp_only=warp_only)
             yield result
+
+    def _parallel_batches(
+        self, source_image: torch.Tensor, descriptors: torch.Tensor, *, warp_only: bool
+    ) -> Iterator[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]]:
+        """Frame parallelism: the frames of a batch on `workers` threads, each with threads // workers
+        intra-op threads (torch releases the GIL inside its kernels); results in order, per batch. A
+        batch of one frame runs on the calling thread with all threads."""
+        total = self.threads or torch.get_num_threads()
+        per_worker = max(1, total // self.workers)
+        shared = source_image.shape[0] == 1
+
+        def frame(i: int) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+            # Grad mode is per thread. A pool thread takes its intra-op thread count from the process
+            # setting when it first runs an op: per_worker, set around every map below.
+            with torch.inference_mode():
+                src = source_image if shared else source_image[i : i + 1]
+                frame_cache = cache if shared else self.fast.source_cache(src)
+                return self._run_torch(src, descriptors[i : i + 1], frame_cache, warp_only=warp_only)
+
+        n = descriptors.shape[0]
+        with _threads(self.threads), torch.inference_mode():
+            cache = self.fast.source_cache(source_image) if shared else None
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="pirender-frame") as pool:
+            for start in range(0, n, self.batch_size):
+                stop = min(start + self.batch_size, n)
+                if stop - start == 1:
+                    with _threads(self.threads):
+                        outs = [frame(start)]
+                else:
+                    with _threads(per_worker):
+                        outs = list(pool.map(frame, range(start, stop)))
+                image = None if warp_only else torch.cat([o[0] for o in outs])
+                yield image, torch.cat([o[1] for o in outs]), torch.cat([o[2] for o in outs])
 
     def _run_torch(
         self, src: torch.Tensor, desc: torch.Tensor, cache: SourceCache, *, warp_only: bool

@@ -24,7 +24,7 @@ import torch
 from pirender.data.lmdb_schema import VoxLMDB
 from pirender.data.pairs import EvalDataset, eval_items, synth_identity_seed
 from pirender.eval import metrics
-from pirender.models.renderer import PIRenderer
+from pirender.models.renderer import PIRenderer, RenderOutput
 from pirender.motion.coeffs import ANGLE, EXP
 
 METHODS = ("copy_source", "warp_only", "full")
@@ -44,6 +44,7 @@ def evaluate(
     extractor: Any | None = None,
     device: str | torch.device = "cpu",
     num_workers: int = 0,
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a renderer on an LMDB test split.
 
@@ -54,6 +55,8 @@ def evaluate(
             `pirender synth` names.
         lpips: optional (B,3,H,W) x2 -> (B,) distance (eval.lpips.LPIPS).
         extractor: optional motion extractor with `.extract(frames (T,S,S,3) uint8) -> (T, 73)`.
+        precision: render through the RenderEngine at this precision ("fp32", "bf16", "fp16"), as
+            the pipelines do, to measure what a fast path costs; None: the plain PIRenderer forward.
     Returns:
         {"mode", "items", "ground_truth", "metrics": {method: {metric: mean}}, "skipped": [...]}
     """
@@ -73,6 +76,7 @@ def evaluate(
     )
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
     renderer = renderer.to(device).eval()
+    render = renderer if precision is None else _engine_render(renderer, device, precision, batch_size)
     skipped = []
     if not dataset.has_truth:
         skipped.append("PSNR/SSIM/L1/LPIPS: no ground truth for cross-identity pairs of real data")
@@ -89,7 +93,7 @@ def evaluate(
         for batch in loader:
             source = batch["source_image"].to(device)
             target = batch["target_image"].to(device)
-            out = renderer(source, batch["driving_coeffs"].to(device))
+            out = render(source, batch["driving_coeffs"].to(device))
             outputs = {"copy_source": source, "warp_only": out.warped_image, "full": out.image.clamp(-1, 1)}
             count += source.shape[0]
             for method, image in outputs.items():
@@ -113,12 +117,28 @@ def evaluate(
     truth = "frames" if not cross_id else ("synthhead" if synth_truth else None)
     return {
         "mode": "cross_id" if cross_id else "same_id",
+        "precision": precision or "plain fp32 forward",
         "items": count,
         "videos": len({i.driving_video for i in items}),
         "ground_truth": truth,
         "metrics": results,
         "skipped": skipped,
     }
+
+
+def _engine_render(
+    renderer: PIRenderer, device: str | torch.device, precision: str, batch_size: int
+) -> Callable[[torch.Tensor, torch.Tensor], RenderOutput]:
+    """(source (B,3,H,W), windows (B,73,27)) -> RenderOutput on `device`, through the RenderEngine."""
+    from pirender.engine import RenderEngine
+
+    engine = RenderEngine(renderer, device=device, precision=precision, batch_size=batch_size)
+
+    def render(source: torch.Tensor, windows: torch.Tensor) -> RenderOutput:
+        out = engine.render(source, windows)
+        return RenderOutput(out.flow.to(device), out.warped_image.to(device), out.image.to(device))
+
+    return render
 
 
 def _add(acc: dict[str, float], name: str, values: torch.Tensor) -> None:
@@ -146,7 +166,7 @@ def format_report(report: dict[str, Any]) -> str:
     names = sorted({k for m in report["metrics"].values() for k in m})
     lines = [
         f"{report['mode']}: {report['items']} frames of {report['videos']} videos "
-        f"(ground truth: {report['ground_truth'] or 'none'})",
+        f"(ground truth: {report['ground_truth'] or 'none'}; {report.get('precision', 'plain fp32 forward')})",
         f"{'method':<12}" + "".join(f"{n:>10}" for n in names),
     ]
     for method, values in report["metrics"].items():

@@ -151,6 +151,7 @@ def edit(
     precision: str = "auto",
     backend: str = "torch",
     batch_size: int | None = None,
+    workers: int | None = None,
     extractor: ExtractorSpec | None = None,
     size: int | None = None,
     progress: bool = False,
@@ -170,7 +171,9 @@ def edit(
     if output is not None:
         wants_video = bool(sweeps) and not grid
         check_output_path(output, VIDEO_OUTPUTS if wants_video else IMAGE_OUTPUTS)
-    options = RuntimeOptions(device=device, precision=precision, backend=backend, batch_size=batch_size)
+    options = RuntimeOptions(
+        device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
+    )
     pipeline = EditPipeline.from_pretrained(renderer, options=options, extractor=extractor, size=size)
     expression = None if expression_from is None else pipeline.expression_of(expression_from)
     recipe = build_edit(

@@ -45,6 +45,7 @@ class RuntimeOptions:
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     backend: str = "torch"  # torch | onnx
     batch_size: int | None = None  # None: the engine's choice for the device
+    workers: int | None = None  # CPU frame workers (RenderEngine); None: 1
 
     def __post_init__(self) -> None:
         base = self.device.split(":")[0]
@@ -54,6 +55,10 @@ class RuntimeOptions:
             )
         if self.batch_size is not None and self.batch_size < 1:
             raise InputError(f"batch size must be >= 1, got {self.batch_size}")
+        if self.workers is not None and self.workers < 1:
+            raise InputError(f"workers must be >= 1, got {self.workers}")
+        if (self.workers or 1) > 1 and (self.backend != "torch" or self.device.split(":")[0] != "cpu"):
+            raise InputError("--workers > 1 is for the torch backend on CPU")
 
     def check_available(self) -> None:
         """InputError when the requested device is not present on this machine."""
@@ -131,6 +136,7 @@ def load_engine(renderer: Any, options: RuntimeOptions | None = None) -> tuple[R
             precision=options.precision,
             backend=options.backend,
             batch_size=options.batch_size,
+            workers=options.workers,
         )
         return engine, DEFAULT_IMAGE_SIZE
     path = resolve_renderer_path(renderer)
@@ -150,6 +156,7 @@ def _cached_engine(path: str, options: RuntimeOptions) -> RenderEngine:
         precision=options.precision,
         backend=options.backend,
         batch_size=options.batch_size,
+        workers=options.workers,
     )
 
 

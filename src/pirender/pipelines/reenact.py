@@ -189,6 +189,7 @@ def reenact(
     precision: str = "auto",
     backend: str = "torch",
     batch_size: int | None = None,
+    workers: int | None = None,
     extractor: ExtractorSpec | None = None,
     size: int | None = None,
     progress: bool = False,
@@ -197,7 +198,7 @@ def reenact(
 
     Arguments are those of `ReenactPipeline.__call__` plus the model (`renderer`: path, None = the shipped
     SynthHead renderer, PIRenderer or RenderEngine), runtime options (`device`, `precision`, `backend`,
-    `batch_size`), `extractor`, `size` (renderer image side; default from the model directory) and
+    `batch_size`, `workers`), `extractor`, `size` (renderer image side; default from the model directory) and
     `progress` (a bar while saving).
 
     Returns:
@@ -206,7 +207,9 @@ def reenact(
     """
     if output is not None:
         check_output_path(output, VIDEO_OUTPUTS)  # before any model is loaded or frame rendered
-    options = RuntimeOptions(device=device, precision=precision, backend=backend, batch_size=batch_size)
+    options = RuntimeOptions(
+        device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
+    )
     pipeline = ReenactPipeline.from_pretrained(renderer, options=options, extractor=extractor, size=size)
     video = pipeline(
         source,

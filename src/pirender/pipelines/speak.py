@@ -205,6 +205,7 @@ def speak(
     precision: str = "auto",
     backend: str = "torch",
     batch_size: int | None = None,
+    workers: int | None = None,
     extractor: ExtractorSpec | None = None,
     size: int | None = None,
     progress: bool = False,
@@ -218,7 +219,9 @@ def speak(
     if output is not None:
         for path in separate_paths(output, samples if separate else 1):
             check_output_path(path, VIDEO_OUTPUTS)
-    options = RuntimeOptions(device=device, precision=precision, backend=backend, batch_size=batch_size)
+    options = RuntimeOptions(
+        device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
+    )
     pipeline = SpeakPipeline.from_pretrained(
         renderer, motion_model, options=options, extractor=extractor, size=size
     )
