@@ -2,12 +2,17 @@
 
     python bench/train_synth_extractor.py            # ~20 min on one CPU thread; writes the shipped asset
     python bench/train_synth_extractor.py --quick    # a 1-minute smoke run into /tmp
+    python bench/train_synth_extractor.py --mouth --init-from X.safetensors   # add the mouth branch to X
 
 Renders random identities / poses / expressions (pirender.motion.extract.synthhead_data), trains the
 SynthHeadNet regressor on [named expression controls | angle | trans | crop] with a smooth-L1 loss on
 normalised targets, then evaluates on identities never seen in training (rendered at 256 and
 downsampled, as the extraction pipeline does) and writes the weights (float16 safetensors), the config
 and the measured errors (in the config's `provenance`) next to each other.
+
+`--mouth` keeps a trained extractor's global net frozen and trains its mouth branch (MouthNet) on
+mouth windows of 256-px renders, placed with the global net's own predictions (plus a little jitter),
+exactly as at inference; then the whole two-stage extractor is evaluated on 256-px held-out renders.
 """
 
 from __future__ import annotations
@@ -26,9 +31,13 @@ from torch.nn import functional as F
 
 from pirender.motion.extract.synthhead import (
     DEFAULT_WEIGHTS,
+    MouthBranchConfig,
+    MouthNet,
     SynthHeadExtractor,
     SynthHeadNet,
     SynthHeadNetConfig,
+    cut_mouth_windows,
+    prepare_images,
     targets_from_coeffs,
 )
 from pirender.motion.extract.synthhead_data import HELD_OUT_IDENTITY_SEED, render_samples
@@ -77,7 +86,18 @@ def main() -> None:
     parser.add_argument(
         "--init-from", type=Path, help="fine-tune this extractor (.safetensors; keeps its target scaling)"
     )
+    parser.add_argument("--mouth", action="store_true", help="train the mouth branch of --init-from")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="--mouth: keep rendered windows here (per chunk of 10 identities; one folder per global net)",
+    )
     args = parser.parse_args()
+    if args.mouth:
+        if args.init_from is None:
+            parser.error("--mouth needs --init-from (the extractor whose global net places the windows)")
+        train_mouth(args)
+        return
     if args.quick:
         args.identities, args.per_identity, args.epochs = 20, 10, 2
         args.eval_identities, args.eval_per_identity = 4, 5
@@ -128,15 +148,33 @@ def main() -> None:
     pixels = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()  # uint8 (N, 3, S, S)
 
     # 3. Train: AdamW, linear warm-up then cosine decay, mild photometric jitter.
-    optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    steps_per_epoch = len(images) // args.batch_size
+    fit(net, pixels, normalised, args, start)
+
+    # 4. Held-out evaluation and export.
+    extractor = SynthHeadExtractor(net)
+    metrics = evaluate(extractor, eval_images, eval_coeffs)
+    train_metrics = evaluate(extractor, images[:500], coeffs[:500])
+    export(net, config, args, len(images), metrics, train_metrics, time.time() - start)
+
+
+def fit(
+    model: torch.nn.Module,
+    pixels: torch.Tensor,
+    targets: torch.Tensor,
+    args: argparse.Namespace,
+    start: float,
+) -> None:
+    """Train `model` on uint8 images (N, 3, H, W) -> normalised targets (N, K): AdamW, linear warm-up
+    then cosine decay, mild photometric jitter, smooth-L1; one line per epoch."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    steps_per_epoch = len(pixels) // args.batch_size
     total_steps = steps_per_epoch * args.epochs
     warmup = max(1, total_steps // 30)
     generator = torch.Generator().manual_seed(args.seed)
     step = 0
-    net.train()
+    model.train()
     for epoch in range(args.epochs):
-        order = torch.randperm(len(images), generator=generator)
+        order = torch.randperm(len(pixels), generator=generator)
         running = 0.0
         for b in range(steps_per_epoch):
             idx = order[b * args.batch_size : (b + 1) * args.batch_size]
@@ -147,7 +185,7 @@ def main() -> None:
             lr = args.lr * min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / total_steps))
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = F.smooth_l1_loss(net(batch), normalised[idx], beta=0.1)
+            loss = F.smooth_l1_loss(model(batch), targets[idx], beta=0.1)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -158,20 +196,29 @@ def main() -> None:
             flush=True,
         )
 
-    # 4. Held-out evaluation and export.
-    extractor = SynthHeadExtractor(net)
-    metrics = evaluate(extractor, eval_images, eval_coeffs)
-    train_metrics = evaluate(extractor, images[:500], coeffs[:500])
-    total_time = time.time() - start
+
+def export(
+    net: SynthHeadNet,
+    config: SynthHeadNetConfig,
+    args: argparse.Namespace,
+    num_samples: int,
+    metrics: dict[str, float],
+    train_metrics: dict[str, float],
+    total_time: float,
+    extra: dict | None = None,
+) -> None:
+    """Write float16 weights and the config with its provenance (command, errors, time)."""
     provenance = {
         "command": "python " + " ".join(sys.argv),
-        "training_samples": len(images),
+        "training_samples": num_samples,
         "epochs": args.epochs,
         "seconds": round(total_time),
         "threads": args.threads,
-        "held_out": f"{len(eval_images)} renders of {args.eval_identities} unseen identities at 256 px",
+        "held_out": f"{args.eval_identities * args.eval_per_identity} renders of {args.eval_identities} "
+        "unseen identities at 256 px",
         "held_out_metrics": {k: round(v, 4) for k, v in metrics.items()},
         "train_subset_metrics": {k: round(v, 4) for k, v in train_metrics.items()},
+        **(extra or {}),
     }
     config = SynthHeadNetConfig(**{**config.__dict__, "provenance": provenance})
     state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in net.state_dict().items()}
@@ -180,6 +227,121 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(config.to_json() + "\n", encoding="utf-8")
     print(json.dumps(provenance, indent=2))
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in {total_time:.0f} s")
+
+
+# The mouth branch replaces the mouth-shape controls; it also learns jaw_open and cheek_puff, which
+# change the mouth's width and lips too (the global net keeps reporting those two).
+MOUTH_REPLACES = ("smile", "frown", "pucker", "lip_stretch", "mouth_shift")
+MOUTH_CONTROLS = (*MOUTH_REPLACES, "jaw_open", "cheek_puff")
+IDENTITIES_PER_CHUNK = 10
+
+
+def render_mouth_chunk(
+    extractor: SynthHeadExtractor, mouth: MouthBranchConfig, chunk: int, per_identity: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Training windows of identities chunk*10 .. chunk*10+9, placed as at inference.
+
+    Returns:
+        windows (N, 3, h, w) uint8 (a fifth cut from a 128-px version of the render upsampled again,
+        as a small input is), coeffs (N, 73), and the first renders with their coeffs for a
+        train-subset evaluation: images (n, 256, 256, 3) uint8, coeffs (n, 73).
+    """
+    seeds = range(chunk * IDENTITIES_PER_CHUNK, (chunk + 1) * IDENTITIES_PER_CHUNK)
+    images, coeffs = render_samples(list(seeds), per_identity, seed=seed * 1_000_003 + chunk, size=256)
+    rng = np.random.default_rng(seed * 1_000_003 + chunk)
+    frames = prepare_images(images, mouth.frame_size)  # (N, 3, 256, 256) float
+    small = rng.random(len(images)) < 0.2
+    if small.any():
+        low = ((prepare_images(images[small], 128).permute(0, 2, 3, 1).numpy() + 1) * 127.5).round()
+        frames[torch.from_numpy(small)] = prepare_images(low.clip(0, 255).astype(np.uint8), mouth.frame_size)
+    # Place the windows with the global net's predictions (its real errors, ~2 px at 256) plus a
+    # little extra jitter, as held-out identities are read a bit less accurately than these.
+    placed = extractor.extract(images)
+    placed[:, 64:67] += rng.normal(0, 0.01, (len(images), 3))
+    placed[:, 70] *= 1 + rng.normal(0, 0.015, len(images))
+    placed[:, 71:73] += rng.normal(0, 1.0, (len(images), 2))
+    windows = torch.cat(
+        [cut_mouth_windows(frames[i : i + 64], placed[i : i + 64], mouth) for i in range(0, len(images), 64)]
+    )
+    windows = ((windows + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    return windows, coeffs, images[:50], coeffs[:50]
+
+
+def train_mouth(args: argparse.Namespace) -> None:
+    """Render windows, train MouthNet on them (the global net frozen), evaluate, export."""
+    from pirender.synth import EXPRESSION_CONTROLS
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    start = time.time()
+    base = SynthHeadExtractor.load(args.init_from)
+    slots = tuple(EXPRESSION_CONTROLS[name] for name in MOUTH_CONTROLS)
+    mouth = MouthBranchConfig(control_names=MOUTH_CONTROLS, control_slots=slots, replaces=MOUTH_REPLACES)
+
+    # 1. Data: windows of `identities` training identities, in chunks (cached: rendering dominates).
+    windows, coeffs, check_images, check_coeffs = [], [], [], []
+    for chunk in range(math.ceil(args.identities / IDENTITIES_PER_CHUNK)):
+        path = (
+            args.cache_dir / f"chunk{chunk:04d}_n{args.per_identity}_s{args.seed}.npz"
+            if args.cache_dir
+            else None
+        )
+        if path is not None and path.is_file():
+            data = np.load(path)
+            parts = data["windows"], data["coeffs"], data["check_images"], data["check_coeffs"]
+        else:
+            parts = render_mouth_chunk(base, mouth, chunk, args.per_identity, args.seed)
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(
+                    path, windows=parts[0], coeffs=parts[1], check_images=parts[2], check_coeffs=parts[3]
+                )
+        for store, part in zip((windows, coeffs, check_images, check_coeffs), parts, strict=True):
+            store.append(part)
+        if chunk % 10 == 9:
+            print(
+                f"chunk {chunk + 1}: {sum(map(len, windows))} windows ({time.time() - start:.0f} s)",
+                flush=True,
+            )
+    pixels = torch.from_numpy(np.concatenate(windows))
+    coeffs_all = np.concatenate(coeffs)
+    check_images, check_coeffs = np.concatenate(check_images)[:500], np.concatenate(check_coeffs)[:500]
+    eval_seeds = list(range(HELD_OUT_IDENTITY_SEED, HELD_OUT_IDENTITY_SEED + args.eval_identities))
+    eval_images, eval_coeffs = render_samples(eval_seeds, args.eval_per_identity, seed=12345, size=256)
+    print(
+        f"{len(pixels)} windows + {len(eval_images)} held-out renders in {time.time() - start:.0f} s",
+        flush=True,
+    )
+
+    # 2. Targets, normalised; the branch is built into the extractor's net.
+    targets = coeffs_all[:, list(slots)]
+    mean, std = targets.mean(0), targets.std(0) + 1e-6
+    mouth = MouthBranchConfig(
+        **{**mouth.__dict__, "target_mean": tuple(map(float, mean)), "target_std": tuple(map(float, std))}
+    )
+    if base.config.mouth is not None:  # fine-tune its branch: the same targets and their scaling
+        mouth = base.config.mouth
+        assert mouth.control_names == MOUTH_CONTROLS, mouth.control_names
+        mean, std = np.array(mouth.target_mean), np.array(mouth.target_std)
+    config = SynthHeadNetConfig(**{**base.config.__dict__, "mouth": mouth, "provenance": {}})
+    net = SynthHeadNet(config)
+    net.load_state_dict(base.net.state_dict(), strict=False)  # the global net (and a branch to fine-tune)
+    branch: MouthNet = net.mouth
+    normalised = torch.from_numpy((targets - mean) / std).float()
+
+    # 3. Train the branch alone (same recipe as the global net).
+    fit(branch, pixels, normalised, args, start)
+
+    # 4. Held-out evaluation of the two-stage extractor (and of the --init-from one), export.
+    extractor = SynthHeadExtractor(net)
+    metrics = evaluate(extractor, eval_images, eval_coeffs)
+    train_metrics = evaluate(extractor, check_images, check_coeffs)
+    stage1 = evaluate(base, eval_images, eval_coeffs)
+    extra = {
+        "init_from": str(args.init_from),
+        "held_out_metrics_init_from": {k: round(v, 4) for k, v in stage1.items()},
+    }
+    export(net, config, args, len(pixels), metrics, train_metrics, time.time() - start, extra)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,13 @@ controls of `pirender.synth.EXPRESSION_CONTROLS` (other expression slots are 0, 
 them), the angles, the translation and the crop values. Shipped inside the package as
 `assets/synthhead_extractor.safetensors` + `.json` (architecture, target normalisation, provenance).
 
-Input: face crops of any square size, resized to `input_size` (antialiased bilinear), RGB in [-1, 1].
+Two stages. The global net reads the whole crop resized to `input_size` (antialiased bilinear) and
+predicts everything. The optional mouth branch (`MouthBranchConfig`) then refines the mouth-shape
+controls, which move only a thin band of the lips (a few pixels at 128 px): the crop is resized to
+`frame_size` (256, upsampled if smaller), the stage-1 pose, translation and crop place a plane of
+head-local points around the mean identity's mouth in the image, and that plane, sampled as a
+`window` (rows, cols) image, is a frontalised, roll- and scale-normalised view of the mouth for a
+second small CNN. Checkpoints without the branch load and behave as before.
 """
 
 from __future__ import annotations
@@ -29,7 +35,36 @@ from pirender.motion.coeffs import ANGLE, COEFF_DIM, CROP, TRANS
 
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_WEIGHTS = ASSET_DIR / "synthhead_extractor.safetensors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 adds the optional mouth branch; 1 files still load
+
+
+@dataclass(frozen=True)
+class MouthBranchConfig:
+    """The mouth branch: where its window lies on the head, its CNN, and the controls it predicts."""
+
+    frame_size: int = 256  # crops are resized to this before the window is sampled
+    window: tuple[int, int] = (64, 96)  # rows, cols
+    # The window is the head-local plane z = centre[2], x in centre[0] +- half_extent[0], y in
+    # centre[1] +- half_extent[1] (y up): the mean identity's mouth (y -0.5) with the nostrils above
+    # and the chin below; about 114 px per head-local unit, a little finer than a 256-px frame.
+    centre: tuple[float, float, float] = (0.0, -0.52, 0.40)
+    half_extent: tuple[float, float] = (0.42, 0.28)
+    widths: tuple[int, ...] = (16, 32, 64, 96)  # stem, then one stage per entry after it
+    blocks: tuple[int, ...] = (1, 2, 2)
+    control_names: tuple[str, ...] = ()  # controls predicted here, in output order
+    control_slots: tuple[int, ...] = ()
+    # the outputs that replace the global net's values; the others (jaw_open, cheek_puff) are only
+    # trained alongside, so the branch can tell their effect on the lips from smile or pucker
+    replaces: tuple[str, ...] = ()
+    target_mean: tuple[float, ...] = ()  # value = out * std + mean
+    target_std: tuple[float, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MouthBranchConfig:
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown mouth keys {unknown}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 @dataclass(frozen=True)
@@ -43,6 +78,7 @@ class SynthHeadNetConfig:
     control_slots: tuple[int, ...] = ()  # their slots in the 64 expression values
     target_mean: tuple[float, ...] = ()  # normalisation of the outputs: value = out * std + mean
     target_std: tuple[float, ...] = ()
+    mouth: MouthBranchConfig | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -56,7 +92,7 @@ class SynthHeadNetConfig:
     def from_json(cls, text: str) -> SynthHeadNetConfig:
         data = json.loads(text)
         version = data.pop("format_version", None)
-        if version != FORMAT_VERSION:
+        if version not in (1, FORMAT_VERSION):
             raise ValueError(f"unsupported format_version {version}")
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
@@ -64,6 +100,8 @@ class SynthHeadNetConfig:
             raise ValueError(f"unknown keys {unknown}")
         for key in ("widths", "blocks", "control_names", "control_slots", "target_mean", "target_std"):
             data[key] = tuple(data[key])
+        if data.get("mouth") is not None:
+            data["mouth"] = MouthBranchConfig.from_dict(data["mouth"])
         return cls(**data)
 
 
@@ -88,30 +126,65 @@ class ResidualBlock(nn.Module):
         return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
+def _stem(channels: int) -> nn.Sequential:
+    """5x5 stride-2 conv -> BN -> ReLU: (B, 3, H, W) -> (B, channels, H/2, W/2)."""
+    return nn.Sequential(
+        nn.Conv2d(3, channels, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(channels), nn.ReLU()
+    )
+
+
+def _stages(widths: Sequence[int], blocks: Sequence[int]) -> nn.Sequential:
+    """One residual stage per entry of `blocks`, each halving the resolution: widths[i] -> widths[i + 1]."""
+    stages = []
+    for index, count in enumerate(blocks):
+        in_c, out_c = widths[index], widths[index + 1]
+        stage = [ResidualBlock(in_c, out_c, stride=2)] + [
+            ResidualBlock(out_c, out_c) for _ in range(count - 1)
+        ]
+        stages.append(nn.Sequential(*stage))
+    return nn.Sequential(*stages)
+
+
+class MouthNet(nn.Module):
+    """(B, 3, h, w) mouth window in [-1, 1] -> (B, num mouth controls) normalised targets."""
+
+    def __init__(self, config: MouthBranchConfig) -> None:
+        super().__init__()
+        self.stem = _stem(config.widths[0])
+        self.stages = _stages(config.widths, config.blocks)
+        # Keep a coarse map (rows/16 x cols/16, 4 x 6 for the default window): mouth_shift is a
+        # position and smile/frown a shape of the lip line, which a global average would blur.
+        reduction = 2 ** (len(config.blocks) + 1)
+        pooled = (config.window[0] // reduction, config.window[1] // reduction)
+        self.pool = nn.AdaptiveAvgPool2d(pooled)
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(config.widths[-1] * pooled[0] * pooled[1], 128),
+            nn.ReLU(),
+            nn.Linear(128, len(config.control_slots)),
+        )
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        """(B, 3, h, w) -> (B, M)."""
+        return self.head(self.pool(self.stages(self.stem(window))))
+
+
 class SynthHeadNet(nn.Module):
-    """(B, 3, S, S) image in [-1, 1] -> (B, num_outputs) normalised targets."""
+    """(B, 3, S, S) image in [-1, 1] -> (B, num_outputs) normalised targets; `mouth` is the optional branch."""
 
     def __init__(self, config: SynthHeadNetConfig) -> None:
         super().__init__()
         self.config = config
         widths = config.widths
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, widths[0], 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()
-        )
-        stages = []
-        for index, count in enumerate(config.blocks):
-            in_c, out_c = widths[index], widths[index + 1]
-            stage = [ResidualBlock(in_c, out_c, stride=2)] + [
-                ResidualBlock(out_c, out_c) for _ in range(count - 1)
-            ]
-            stages.append(nn.Sequential(*stage))
-        self.stages = nn.Sequential(*stages)
+        self.stem = _stem(widths[0])
+        self.stages = _stages(widths, config.blocks)
         # Keep where things are: a coarse spatial map (4x4) instead of a global average, since
         # position and size (trans, crop) are what is being regressed.
         self.pool = nn.AdaptiveAvgPool2d(4)
         self.head = nn.Sequential(
             nn.Flatten(), nn.Linear(widths[-1] * 16, 256), nn.ReLU(), nn.Linear(256, config.num_outputs)
         )
+        self.mouth = MouthNet(config.mouth) if config.mouth is not None else None
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, C + 9)."""
@@ -132,6 +205,36 @@ def prepare_images(frames: Sequence[np.ndarray] | np.ndarray, size: int) -> torc
         batch.append(frame)
     array = np.stack(batch).astype(np.float32) / 127.5 - 1.0
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+
+
+def mouth_window_grid(coeffs: np.ndarray, config: MouthBranchConfig) -> torch.Tensor:
+    """Where the mouth window's pixels lie in a frame_size crop, for grid_sample.
+
+    Args:
+        coeffs: (B, 73) coefficients (their angle, trans and crop place the head).
+        config: the window's head-local plane and size.
+    Returns:
+        (B, h, w, 2) float32 sampling grid, (x, y) in [-1, 1] (align_corners=False).
+    """
+    from pirender.synth.camera import project
+
+    rows, cols = config.window
+    (cx, cy, cz), (hx, hy) = config.centre, config.half_extent
+    # pixel centres of the window on the head-local plane, row 0 at the top (largest y)
+    xs = cx + hx * (2 * (np.arange(cols) + 0.5) / cols - 1)
+    ys = cy - hy * (2 * (np.arange(rows) + 0.5) / rows - 1)
+    gx, gy = np.meshgrid(xs, ys)
+    points = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, cz)], axis=1)  # (h*w, 3)
+    size = config.frame_size
+    grids = [(2 * project(points, c, size) + 1) / size - 1 for c in np.asarray(coeffs, dtype=np.float64)]
+    return torch.from_numpy(np.stack(grids).astype(np.float32)).reshape(len(grids), rows, cols, 2)
+
+
+def cut_mouth_windows(frames: torch.Tensor, coeffs: np.ndarray, config: MouthBranchConfig) -> torch.Tensor:
+    """(B, 3, frame_size, frame_size) crops in [-1, 1], (B, 73) coeffs -> (B, 3, h, w) mouth windows."""
+    assert frames.shape[-2:] == (config.frame_size, config.frame_size), frames.shape
+    grid = mouth_window_grid(coeffs, config).to(frames.device)
+    return F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def targets_from_coeffs(coeffs: np.ndarray, control_slots: Sequence[int]) -> np.ndarray:
@@ -168,6 +271,9 @@ class SynthHeadExtractor:
         self.device = torch.device(device)
         self._mean = torch.tensor(self.config.target_mean, dtype=torch.float32)
         self._std = torch.tensor(self.config.target_std, dtype=torch.float32)
+        if self.config.mouth is not None:
+            self._mouth_mean = torch.tensor(self.config.mouth.target_mean, dtype=torch.float32)
+            self._mouth_std = torch.tensor(self.config.mouth.target_std, dtype=torch.float32)
 
     @classmethod
     def load(
@@ -182,7 +288,7 @@ class SynthHeadExtractor:
             raise CheckpointError(f"SynthHead extractor not found: need {weights} and {config_path}")
         try:
             config = SynthHeadNetConfig.from_json(config_path.read_text(encoding="utf-8"))
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise CheckpointError(f"{config_path}: bad extractor config ({e})") from None
         net = SynthHeadNet(config)
         state = load_file(str(weights))
@@ -203,6 +309,22 @@ class SynthHeadExtractor:
             raise InputError("no frames to extract motion from")
         outputs = []
         for start in range(0, len(frames), self.batch_size):
-            batch = prepare_images(frames[start : start + self.batch_size], self.config.input_size)
-            outputs.append(self.net(batch.to(self.device)).cpu() * self._std + self._mean)
-        return coeffs_from_targets(torch.cat(outputs).numpy(), self.config.control_slots)
+            chunk = frames[start : start + self.batch_size]
+            # 1. global net: everything, from the crop at input_size
+            batch = prepare_images(chunk, self.config.input_size)
+            targets = self.net(batch.to(self.device)).cpu() * self._std + self._mean
+            coeffs = coeffs_from_targets(targets.numpy(), self.config.control_slots)
+            # 2. mouth branch: the mouth controls again, from a window placed with stage 1's pose
+            mouth = self.config.mouth
+            if mouth is not None and self.net.mouth is not None:
+                windows = cut_mouth_windows(
+                    prepare_images(chunk, mouth.frame_size).to(self.device), coeffs, mouth
+                )
+                values = (self.net.mouth(windows).cpu() * self._mouth_std + self._mouth_mean).numpy()
+                for index, (name, slot) in enumerate(
+                    zip(mouth.control_names, mouth.control_slots, strict=True)
+                ):
+                    if name in mouth.replaces:
+                        coeffs[:, slot] = values[:, index]
+            outputs.append(coeffs)
+        return np.concatenate(outputs)
