@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from pirender.bench.reference_weights import reference_inputs, rule_renderer
-from pirender.engine.core import RenderEngine, bf16_supported
+from pirender.engine.core import CPU_TECHNIQUES, RenderEngine, bf16_supported
 from pirender.engine.graph import Techniques
 from pirender.models.renderer import PIRenderer
 
@@ -65,7 +65,7 @@ def default_cases(*, device: str = "cpu", include_emulated_bf16: bool = False) -
     """The cases `pirender bench` runs on this machine."""
     if device == "cpu":
         n = torch.get_num_threads()
-        before = Techniques(fused_norms=True, subpixel_up=True, split_stem=True, channels_last=True)
+        before = CPU_TECHNIQUES.with_(weight_cache=False, tap_conv=False)
         cases = [
             BASELINE,
             Case("engine plain fp32 (bit-exact), batch 1", reference_techniques=True),

@@ -124,19 +124,24 @@ class _Ops:
     def __init__(self, techniques: Techniques) -> None:
         self.t = techniques
         self._ln_cache: dict[tuple[int, tuple[int, ...]], tuple[torch.Tensor, torch.Tensor]] = {}
-        self.dtypes: dict[int, torch.dtype] = {}  # id(conv) -> compute dtype, where not float32
-        self.weights: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}  # weight_cache
+        # id(conv) -> (weight, bias) in the dtype (and, with weight_cache, the layout) the conv runs in
+        self.weights: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
+
+    def weight_format(self) -> torch.memory_format:
+        """The layout prepared weights are stored in."""
+        return (
+            torch.channels_last if self.t.channels_last and self.t.weight_cache else torch.contiguous_format
+        )
 
     def prepare(self, conv: nn.Conv2d, dtype: torch.dtype | None) -> None:
-        """Record a conv's compute dtype and, with weight_cache, its weight in layout and dtype."""
-        if dtype is not None:
-            self.dtypes[id(conv)] = dtype
-        if self.t.weight_cache:
-            dtype = dtype or conv.weight.dtype
-            fmt = torch.channels_last if self.t.channels_last else torch.contiguous_format
-            weight = conv.weight.detach().to(dtype).contiguous(memory_format=fmt)
-            bias = None if conv.bias is None else conv.bias.detach().to(dtype)
-            self.weights[id(conv)] = (weight, bias)
+        """Keep a copy of a conv's weight cast to `dtype` once, in the weight layout; nothing when
+        the module's own weight already fits (float32, no weight_cache)."""
+        if dtype is None and not self.t.weight_cache:
+            return
+        dtype = dtype or conv.weight.dtype
+        weight = conv.weight.detach().to(dtype).contiguous(memory_format=self.weight_format())
+        bias = None if conv.bias is None else conv.bias.detach().to(dtype)
+        self.weights[id(conv)] = (weight, bias)
 
     def adain(self, x: torch.Tensor, norm: AdaIN, mod: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """x (B, C, H, W), mod = (gamma, beta) each (B, C, 1, 1) -> IN(x) * (1 + gamma) + beta."""
@@ -178,14 +183,7 @@ class _Ops:
 
     def conv(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         """A Conv2d with its prepared weight when there is one; x is cast to the weight's dtype."""
-        prepared = self.weights.get(id(conv))
-        if prepared is None:
-            weight, bias = conv.weight, conv.bias
-            dtype = self.dtypes.get(id(conv), weight.dtype)
-            if dtype != weight.dtype:
-                weight, bias = weight.to(dtype), None if bias is None else bias.to(dtype)
-        else:
-            weight, bias = prepared
+        weight, bias = self.weights.get(id(conv), (conv.weight, conv.bias))
         return F.conv2d(x.to(weight.dtype), weight, bias, conv.stride, conv.padding)
 
     def add(self, fresh: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
@@ -218,7 +216,7 @@ class _SubpixelUp(nn.Module):
         *,
         traceable: bool = False,
         dtype: torch.dtype | None = None,
-        channels_last: bool = False,
+        memory_format: torch.memory_format = torch.contiguous_format,
     ) -> None:
         super().__init__()
         self.traceable = traceable
@@ -231,9 +229,8 @@ class _SubpixelUp(nn.Module):
                     for kx in range(3):
                         phases[a, b, :, :, self._TAPS[a][ky], self._TAPS[b][kx]] += w[:, :, ky, kx]
         # Output channels ordered (a, b, out): phase-major. Stored in the dtype and layout it runs in.
-        fmt = torch.channels_last if channels_last else torch.contiguous_format
         weight = phases.reshape(4 * out_nc, in_nc, 2, 2).to(dtype or w.dtype)
-        self.register_buffer("weight", weight.contiguous(memory_format=fmt))
+        self.register_buffer("weight", weight.contiguous(memory_format=memory_format))
         self.register_buffer("bias", conv.bias.detach().repeat(4).to(dtype or w.dtype))
         self.out_nc = out_nc
 
@@ -293,7 +290,7 @@ class FastRenderer(nn.Module):
                 level.up.conv,
                 traceable=t.onnx_friendly,
                 dtype=editing_dtype,
-                channels_last=t.channels_last and t.weight_cache,
+                memory_format=self.ops.weight_format(),
             )
             if t.subpixel_up
             else nn.Identity()
@@ -312,10 +309,10 @@ class FastRenderer(nn.Module):
         stem = editing.stem.conv.weight.detach()
         nc = renderer.config.image_nc
         # split stem: conv(cat[src, warp]) = conv(src, W[:, :3]) + b  +  conv(warp, W[:, 3:]).
-        fmt = torch.channels_last if t.channels_last and t.weight_cache else torch.contiguous_format
         self.register_buffer("stem_source_weight", stem[:, :nc].clone())
+        warped_half = stem[:, nc:].to(editing_dtype or stem.dtype)
         self.register_buffer(
-            "stem_warped_weight", stem[:, nc:].to(editing_dtype or stem.dtype).contiguous(memory_format=fmt)
+            "stem_warped_weight", warped_half.contiguous(memory_format=self.ops.weight_format())
         )
 
     # ---- source-only features -------------------------------------------------------------------
@@ -438,5 +435,6 @@ class FastRenderer(nn.Module):
 
     def _thin_conv(self, name: str, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         """The 7x7 flow and output convs (float32): as tap GEMMs with tap_conv, else the module."""
-        tap = self.tap_convs[name] if name in self.tap_convs else None
-        return tap(x) if tap is not None else F.conv2d(x, conv.weight, conv.bias, padding=conv.padding)
+        if name in self.tap_convs:
+            return self.tap_convs[name](x)
+        return F.conv2d(x, conv.weight, conv.bias, padding=conv.padding)

@@ -316,7 +316,7 @@ class SynthHeadExtractor:
             coeffs = coeffs_from_targets(targets.numpy(), self.config.control_slots)
             # 2. mouth branch: the mouth controls again, from a window placed with stage 1's pose
             mouth = self.config.mouth
-            if mouth is not None and self.net.mouth is not None:
+            if self.net.mouth is not None:  # built from config.mouth, so that is set too
                 windows = cut_mouth_windows(
                     prepare_images(chunk, mouth.frame_size).to(self.device), coeffs, mouth
                 )
