@@ -2,7 +2,7 @@
 
     python bench/train_synth_extractor.py            # ~20 min on one CPU thread; writes the shipped asset
     python bench/train_synth_extractor.py --quick    # a 1-minute smoke run into /tmp
-    python bench/train_synth_extractor.py --mouth --init-from X.safetensors   # add the mouth branch to X
+    python bench/train_synth_extractor.py --branch eyes --init-from X.safetensors   # add a branch to X
 
 Renders random identities / poses / expressions (pirender.motion.extract.synthhead_data), trains the
 SynthHeadNet regressor on [named expression controls | angle | trans | crop] with a smooth-L1 loss on
@@ -10,9 +10,11 @@ normalised targets, then evaluates on identities never seen in training (rendere
 downsampled, as the extraction pipeline does) and writes the weights (float16 safetensors), the config
 and the measured errors (in the config's `provenance`) next to each other.
 
-`--mouth` keeps a trained extractor's global net frozen and trains its mouth branch (MouthNet) on
-mouth windows of 256-px renders, placed with the global net's own predictions (plus a little jitter),
-exactly as at inference; then the whole two-stage extractor is evaluated on 256-px held-out renders.
+`--branch mouth|eyes` keeps a trained extractor's global net (and its other branches) frozen and trains
+that window branch (a WindowNet) on windows of 256-px renders, placed with the global net's own
+predictions (plus a little jitter), exactly as at inference; then the whole two-stage extractor is
+evaluated on 256-px held-out renders. A branch the extractor already has is fine-tuned, a new one is
+appended after the others.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +34,13 @@ from torch.nn import functional as F
 
 from pirender.motion.extract.synthhead import (
     DEFAULT_WEIGHTS,
-    MouthBranchConfig,
-    MouthNet,
+    EYES_BRANCH,
+    MOUTH_BRANCH,
     SynthHeadExtractor,
     SynthHeadNet,
     SynthHeadNetConfig,
-    cut_mouth_windows,
+    WindowBranchConfig,
+    cut_windows,
     prepare_images,
     targets_from_coeffs,
 )
@@ -86,17 +90,17 @@ def main() -> None:
     parser.add_argument(
         "--init-from", type=Path, help="fine-tune this extractor (.safetensors; keeps its target scaling)"
     )
-    parser.add_argument("--mouth", action="store_true", help="train the mouth branch of --init-from")
+    parser.add_argument("--branch", choices=sorted(BRANCHES), help="train this window branch of --init-from")
     parser.add_argument(
         "--cache-dir",
         type=Path,
-        help="--mouth: keep rendered windows here (per chunk of 10 identities; one folder per global net)",
+        help="--branch: keep rendered windows here (per chunk of 10 identities; one folder per global net)",
     )
     args = parser.parse_args()
-    if args.mouth:
+    if args.branch:
         if args.init_from is None:
-            parser.error("--mouth needs --init-from (the extractor whose global net places the windows)")
-        train_mouth(args)
+            parser.error("--branch needs --init-from (the extractor whose global net places the windows)")
+        train_branch(args)
         return
     if args.quick:
         args.identities, args.per_identity, args.epochs = 20, 10, 2
@@ -229,15 +233,12 @@ def export(
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in {total_time:.0f} s")
 
 
-# The mouth branch replaces the mouth-shape controls; it also learns jaw_open and cheek_puff, which
-# change the mouth's width and lips too (the global net keeps reporting those two).
-MOUTH_REPLACES = ("smile", "frown", "pucker", "lip_stretch", "mouth_shift")
-MOUTH_CONTROLS = (*MOUTH_REPLACES, "jaw_open", "cheek_puff")
+BRANCHES = {branch.name: branch for branch in (MOUTH_BRANCH, EYES_BRANCH)}
 IDENTITIES_PER_CHUNK = 10
 
 
-def render_mouth_chunk(
-    extractor: SynthHeadExtractor, mouth: MouthBranchConfig, chunk: int, per_identity: int, seed: int
+def render_window_chunk(
+    extractor: SynthHeadExtractor, branch: WindowBranchConfig, chunk: int, per_identity: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Training windows of identities chunk*10 .. chunk*10+9, placed as at inference.
 
@@ -249,11 +250,11 @@ def render_mouth_chunk(
     seeds = range(chunk * IDENTITIES_PER_CHUNK, (chunk + 1) * IDENTITIES_PER_CHUNK)
     images, coeffs = render_samples(list(seeds), per_identity, seed=seed * 1_000_003 + chunk, size=256)
     rng = np.random.default_rng(seed * 1_000_003 + chunk)
-    frames = prepare_images(images, mouth.frame_size)  # (N, 3, 256, 256) float
+    frames = prepare_images(images, branch.frame_size)  # (N, 3, 256, 256) float
     small = rng.random(len(images)) < 0.2
     if small.any():
         low = ((prepare_images(images[small], 128).permute(0, 2, 3, 1).numpy() + 1) * 127.5).round()
-        frames[torch.from_numpy(small)] = prepare_images(low.clip(0, 255).astype(np.uint8), mouth.frame_size)
+        frames[torch.from_numpy(small)] = prepare_images(low.clip(0, 255).astype(np.uint8), branch.frame_size)
     # Place the windows with the global net's predictions (its real errors, ~2 px at 256) plus a
     # little extra jitter, as held-out identities are read a bit less accurately than these.
     placed = extractor.extract(images)
@@ -261,36 +262,34 @@ def render_mouth_chunk(
     placed[:, 70] *= 1 + rng.normal(0, 0.015, len(images))
     placed[:, 71:73] += rng.normal(0, 1.0, (len(images), 2))
     windows = torch.cat(
-        [cut_mouth_windows(frames[i : i + 64], placed[i : i + 64], mouth) for i in range(0, len(images), 64)]
+        [cut_windows(frames[i : i + 64], placed[i : i + 64], branch) for i in range(0, len(images), 64)]
     )
     windows = ((windows + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
     return windows, coeffs, images[:50], coeffs[:50]
 
 
-def train_mouth(args: argparse.Namespace) -> None:
-    """Render windows, train MouthNet on them (the global net frozen), evaluate, export."""
+def train_branch(args: argparse.Namespace) -> None:
+    """Render windows, train the branch's WindowNet on them (the rest frozen), evaluate, export."""
     from pirender.synth import EXPRESSION_CONTROLS
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     start = time.time()
     base = SynthHeadExtractor.load(args.init_from)
-    slots = tuple(EXPRESSION_CONTROLS[name] for name in MOUTH_CONTROLS)
-    mouth = MouthBranchConfig(control_names=MOUTH_CONTROLS, control_slots=slots, replaces=MOUTH_REPLACES)
+    preset = BRANCHES[args.branch]
+    slots = tuple(EXPRESSION_CONTROLS[name] for name in preset.control_names)
+    branch = replace(preset, control_slots=slots)
 
     # 1. Data: windows of `identities` training identities, in chunks (cached: rendering dominates).
     windows, coeffs, check_images, check_coeffs = [], [], [], []
     for chunk in range(math.ceil(args.identities / IDENTITIES_PER_CHUNK)):
-        path = (
-            args.cache_dir / f"chunk{chunk:04d}_n{args.per_identity}_s{args.seed}.npz"
-            if args.cache_dir
-            else None
-        )
+        name = f"{branch.name}_chunk{chunk:04d}_n{args.per_identity}_s{args.seed}.npz"
+        path = args.cache_dir / name if args.cache_dir else None
         if path is not None and path.is_file():
             data = np.load(path)
             parts = data["windows"], data["coeffs"], data["check_images"], data["check_coeffs"]
         else:
-            parts = render_mouth_chunk(base, mouth, chunk, args.per_identity, args.seed)
+            parts = render_window_chunk(base, branch, chunk, args.per_identity, args.seed)
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 np.savez(
@@ -313,32 +312,37 @@ def train_mouth(args: argparse.Namespace) -> None:
         flush=True,
     )
 
-    # 2. Targets, normalised; the branch is built into the extractor's net.
+    # 2. Targets, normalised; the branch is built into the extractor's net (appended, or fine-tuned
+    # with the targets and scaling it has).
     targets = coeffs_all[:, list(slots)]
     mean, std = targets.mean(0), targets.std(0) + 1e-6
-    mouth = MouthBranchConfig(
-        **{**mouth.__dict__, "target_mean": tuple(map(float, mean)), "target_std": tuple(map(float, std))}
-    )
-    if base.config.mouth is not None:  # fine-tune its branch: the same targets and their scaling
-        mouth = base.config.mouth
-        assert mouth.control_names == MOUTH_CONTROLS, mouth.control_names
-        mean, std = np.array(mouth.target_mean), np.array(mouth.target_std)
-    config = SynthHeadNetConfig(**{**base.config.__dict__, "mouth": mouth, "provenance": {}})
+    branch = replace(branch, target_mean=tuple(map(float, mean)), target_std=tuple(map(float, std)))
+    existing = {b.name: b for b in base.config.branches}
+    if branch.name in existing:
+        branch = existing[branch.name]
+        assert branch.control_names == preset.control_names, branch.control_names
+        mean, std = np.array(branch.target_mean), np.array(branch.target_std)
+    branches = tuple(existing.get(b.name, b) for b in base.config.branches)
+    if branch.name not in existing:
+        branches += (branch,)
+    config = replace(base.config, branches=branches, provenance={})
     net = SynthHeadNet(config)
-    net.load_state_dict(base.net.state_dict(), strict=False)  # the global net (and a branch to fine-tune)
-    branch: MouthNet = net.mouth
+    net.load_state_dict(base.net.state_dict(), strict=False)  # the global net and the other branches
     normalised = torch.from_numpy((targets - mean) / std).float()
 
     # 3. Train the branch alone (same recipe as the global net).
-    fit(branch, pixels, normalised, args, start)
+    fit(net.branches[branch.name], pixels, normalised, args, start)
 
     # 4. Held-out evaluation of the two-stage extractor (and of the --init-from one), export.
     extractor = SynthHeadExtractor(net)
     metrics = evaluate(extractor, eval_images, eval_coeffs)
     train_metrics = evaluate(extractor, check_images, check_coeffs)
     stage1 = evaluate(base, eval_images, eval_coeffs)
+    earlier = base.config.provenance
     extra = {
         "init_from": str(args.init_from),
+        # the commands that made --init-from, oldest first
+        "history": [*earlier.get("history", []), earlier.get("command", "?")],
         "held_out_metrics_init_from": {k: round(v, 4) for k, v in stage1.items()},
     }
     export(net, config, args, len(pixels), metrics, train_metrics, time.time() - start, extra)

@@ -52,6 +52,9 @@ def main() -> int:
     )
     parser.add_argument("--eval-frames", type=int, default=8, help="driving frames per test video")
     parser.add_argument("--export", type=Path, help="copy the trained model directory here")
+    parser.add_argument(
+        "--init-from", type=Path, help="with --steps: start from this model dir (its architecture is used)"
+    )
     args = parser.parse_args()
 
     import torch
@@ -102,7 +105,7 @@ def main() -> int:
             config, {"warp_steps": warp_steps, "total_steps": total, "optim.lr_decay_every": int(0.8 * total) + 1,
                      "checkpoint_every": max(50, total // 10)},
         )  # fmt: skip
-        result = train(config, stop_at_step=args.stop_at, progress=False)
+        result = train(config, init_from=args.init_from, stop_at_step=args.stop_at, progress=False)
         train_s = time.perf_counter() - t0
         steps = {"warp": min(result.step, warp_steps), "full": max(0, result.step - warp_steps)}
         rates = {"overall": result.step / train_s}

@@ -86,6 +86,15 @@ def test_pairs_are_a_function_of_the_key(synth_lmdb: Path) -> None:
     for k in range(5):
         sv, _, tv, _ = cross.draw((0, 0, 0, k))
         assert sv != tv and identity_of(sv) == identity_of(tv)
+    plain = [data.draw((0, 0, 0, k)) for k in range(40)]
+    assert sum(abs(tf - sf) > 3 for _, sf, _, tf in plain) > 10  # independent frames: mostly far apart
+    near = PairDataset(str(synth_lmdb), size=64, near_pair_prob=1.0, near_pair_max_gap=3)
+    near_pairs = [near.draw((0, 0, 0, k)) for k in range(40)]
+    for (_, _, pv, pf), (sv, sf, tv, tf) in zip(plain, near_pairs, strict=True):
+        assert (tv, tf) == (pv, pf) and sv == tv and abs(sf - tf) <= 3  # same target, source near it
+    half = PairDataset(str(synth_lmdb), size=64, near_pair_prob=0.5, near_pair_max_gap=0)
+    same = sum(sf == tf for _, sf, _, tf in (half.draw((0, 0, 0, k)) for k in range(200)))
+    assert 70 < same < 130
     sampler = StepBatchSampler(batch_size=2, seed=7, rank=1, start_step=3, end_step=5)
     assert list(sampler) == [[(7, 1, 3, 0), (7, 1, 3, 1)], [(7, 1, 4, 0), (7, 1, 4, 1)]]
 

@@ -72,6 +72,20 @@ def test_edit_render_changes_with_the_sliders(app_models, faceless_png: Path) ->
     assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), turned)
 
 
+def test_edit_keep_unchanged_checkbox(app_models) -> None:
+    import dataclasses
+
+    from pirender.ui import handlers
+
+    portrait = handlers.demo_portrait(app_models, 3)  # a crop already: no paste-back
+    own = dataclasses.replace(handlers.own_values(portrait), keep_unchanged=True)
+    # nothing edited: the source's own pixels, not the renderer's reconstruction
+    assert np.array_equal(handlers.render_edit(app_models, portrait, own), portrait.crop)
+    assert not np.array_equal(
+        handlers.render_edit(app_models, portrait, handlers.own_values(portrait)), portrait.crop
+    )
+
+
 def test_sliders_start_at_the_portraits_own_values(app_models) -> None:
     from pirender.synth import with_controls
     from pirender.ui import handlers
@@ -153,7 +167,7 @@ def test_events_sweep_reenact_and_speak_write_videos(app_models, tmp_path: Path)
     assert crop.shape == (64, 64, 3) and note == "**SynthHead #1**"
     sliders, preview = rest[:18], rest[20]
     assert Image.open(preview).size == (64, 64)
-    edit_values = [*sliders, "", "", 1.0]  # pose and expression sliders, raw, preset, strength
+    edit_values = [*sliders, "", "", 1.0, False]  # pose, expression sliders, raw, preset, strength, keep
     with pytest.raises(gr.Error, match=NO_SOURCE):
         _call(app, "on_render", None, *edit_values)
     rendered, _ = _call(app, "on_render", state, *edit_values)

@@ -55,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     anim.add_argument("--grid", action="store_true", help="one image: a row per --sweep, a column per step")
     anim.add_argument("--fps", type=float, default=25.0, help="frame rate of a sweep video (default 25)")
+    parser.add_argument(
+        "--keep-unchanged",
+        action="store_true",
+        help="keep the source's own pixels wherever the edit does not change the render "
+        "(sharper hair and background for expression edits; one extra render)",
+    )
     common.add_model_arguments(parser)
 
 
@@ -114,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         sweep=sweeps,
         grid=args.grid,
         fps=args.fps,
+        keep_unchanged=args.keep_unchanged,
         **common.source_kwargs(args),
         **common.runtime_kwargs(args),
     )

@@ -3,7 +3,10 @@
 Training (`PairDataset` + `StepBatchSampler`): a pair is two frames of one video, each with its
 73-value coefficient window (radius 13, indices clamped at the ends); optionally the source frame
 comes from another video of the same identity. As in the official sampler an identity is drawn first,
-then one of its videos, then two independent frames (which may coincide). No augmentation.
+then one of its videos, then two independent frames (which may coincide). Optionally (not official) a
+share of the pairs are near pairs: the target frame lies within `near_pair_max_gap` frames of the source,
+so the generator also sees small motions, where the right output keeps the source's detail. No
+augmentation.
 
 The draw for slot j of step s on rank r uses its own RNG seeded with (seed, r, s, j): the data order
 is a pure function of the step, so resuming at step s reproduces it exactly, whatever the number of
@@ -86,9 +89,12 @@ class PairDataset(torch.utils.data.Dataset):
         size: int | None = None,
         radius: int = SEMANTIC_RADIUS,
         cross_video_prob: float = 0.0,
+        near_pair_prob: float = 0.0,
+        near_pair_max_gap: int = 2,
     ) -> None:
         self.source = _VideoSource(root, split=split, size=size, radius=radius)
         self.cross_video_prob = cross_video_prob
+        self.near_pair_prob, self.near_pair_max_gap = near_pair_prob, near_pair_max_gap
 
     def __len__(self) -> int:
         return len(self.source.videos)
@@ -111,6 +117,11 @@ class PairDataset(torch.utils.data.Dataset):
             source_video = others[int(rng.integers(len(others)))]
         target_frame = int(rng.integers(src.db.num_frames(target_video)))
         source_frame = int(rng.integers(src.db.num_frames(source_video)))
+        # Drawn only when enabled, so runs without near pairs keep their exact data order.
+        if self.near_pair_prob > 0 and rng.random() < self.near_pair_prob:
+            gap = int(rng.integers(-self.near_pair_max_gap, self.near_pair_max_gap + 1))
+            source_video = target_video
+            source_frame = int(np.clip(target_frame + gap, 0, src.db.num_frames(target_video) - 1))
         return source_video, source_frame, target_video, target_frame
 
     def __getitem__(self, key: PairKey) -> dict[str, torch.Tensor]:

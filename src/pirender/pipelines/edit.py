@@ -27,6 +27,8 @@ from pirender.motion.crop import CropTransform
 from pirender.motion.sequence import Motion
 from pirender.pipelines.base import RendererPipeline
 from pirender.pipelines.edits import Edit, Preset, Sweep, build_edit, parse_sweep
+from pirender.pipelines.keep_unchanged import ChangeMaskConfig
+from pirender.pipelines.keep_unchanged import keep_unchanged as keep_unchanged_pixels
 from pirender.pipelines.models import ExtractorSpec, RuntimeOptions
 from pirender.pipelines.output import IMAGE_OUTPUTS, VIDEO_OUTPUTS, RenderedVideo, check_output_path, grid
 from pirender.pipelines.render import render_coeffs
@@ -58,6 +60,7 @@ class EditPipeline(RendererPipeline):
         source_coeffs: CoeffsLike = None,
         crop: CropMode | CropTransform = "auto",
         paste_back: bool = True,
+        keep_unchanged: bool | ChangeMaskConfig = False,
     ) -> np.ndarray | RenderedVideo:
         """Apply `edit` (and `sweeps` on top of it) to the source portrait.
 
@@ -69,6 +72,9 @@ class EditPipeline(RendererPipeline):
             fps: frame rate of a sweep video.
             source_coeffs: the source's own coefficients (array or motion file); None = estimated.
             crop, paste_back: as for reenactment (pipelines.source).
+            keep_unchanged: keep the source's pixels wherever the edit does not change the render
+                (pipelines.keep_unchanged; one extra render, of the source's own coefficients); a
+                ChangeMaskConfig sets its thresholds and seam.
         Returns:
             (H, W, 3) uint8 image without sweeps or with `grid_layout` (rows x columns of edits);
             a lazily rendered RenderedVideo with sweeps.
@@ -86,9 +92,14 @@ class EditPipeline(RendererPipeline):
         coeffs = np.stack([e.apply(own) for row in rows for e in row])
         # 5. Render: each frame's window is its own vector repeated (a still pose, as the official demo).
         engine, tensor = self.engine, prepared.tensor
+        mask_config = keep_unchanged if isinstance(keep_unchanged, ChangeMaskConfig) else ChangeMaskConfig()
 
         def frames() -> Iterator[np.ndarray]:
+            if keep_unchanged:  # the reconstruction: what the renderer makes of the unedited source
+                reconstruction = next(render_coeffs(engine, tensor, own[None], windows="constant"))
             for rendered in render_coeffs(engine, tensor, coeffs, windows="constant"):
+                if keep_unchanged:
+                    rendered = keep_unchanged_pixels(prepared.crop, rendered, reconstruction, mask_config)
                 yield prepared.paste(rendered, paste_back=paste_back)
 
         # 6. Package: one image, a grid image, or a video.
@@ -147,6 +158,7 @@ def edit(
     source_coeffs: CoeffsLike = None,
     crop: CropMode | CropTransform = "auto",
     paste_back: bool = True,
+    keep_unchanged: bool | ChangeMaskConfig = False,
     device: str = "cpu",
     precision: str = "auto",
     backend: str = "torch",
@@ -162,6 +174,7 @@ def edit(
     `exp` sets expression slots ({"smile": 1.0} or ["5=0.8"]); `preset` names a preset file;
     `expression_from` copies another face's expression; `sweep` adds animated parameters
     ("yaw:-20:20:30"), laid out as one image per row with `grid`. See pipelines.edits for the order.
+    `keep_unchanged` keeps the source's own pixels wherever the edit leaves the render alone.
 
     Returns:
         With `output`: its path (.png/.jpg for an image or grid, .mp4 for a sweep), written atomically.
@@ -198,6 +211,7 @@ def edit(
         source_coeffs=source_coeffs,
         crop=crop,
         paste_back=paste_back,
+        keep_unchanged=keep_unchanged,
     )
     if output is None:
         return result

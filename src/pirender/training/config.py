@@ -26,6 +26,10 @@ class DataConfig:
     batch_size: int = 5  # pairs per process per step; each pair is used in both directions
     num_workers: int = 2  # DataLoader workers (JPEG decoding happens there)
     cross_video_prob: float = 0.0  # chance a pair's source frame comes from another video of its identity
+    # Not official: chance a pair is a near pair (source within near_pair_max_gap frames of the target,
+    # same video), so small motions are trained too (data/pairs.py; docs/training.md)
+    near_pair_prob: float = 0.0
+    near_pair_max_gap: int = 2
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,10 @@ class TrainConfig:
             raise InputError(
                 f"data.size {self.data.size} must be a multiple of {self.renderer.size_multiple} for this renderer"
             )
+        if not (0 <= self.data.near_pair_prob <= 1 and 0 <= self.data.cross_video_prob <= 1):
+            raise InputError("data.near_pair_prob and data.cross_video_prob must be in [0, 1]")
+        if self.data.near_pair_max_gap < 0:
+            raise InputError("data.near_pair_max_gap must be >= 0")
         if self.data.batch_size < 1 or self.ema_half_life_steps <= 0 or self.checkpoint_every < 1:
             raise InputError("data.batch_size, ema_half_life_steps and checkpoint_every must be positive")
 

@@ -309,6 +309,8 @@ def _make_loader(config: TrainConfig, env: DistEnv, *, start_step: int, end_step
         size=config.data.size,
         radius=config.renderer.semantic_radius,
         cross_video_prob=config.data.cross_video_prob,
+        near_pair_prob=config.data.near_pair_prob,
+        near_pair_max_gap=config.data.near_pair_max_gap,
     )
     sampler = StepBatchSampler(
         batch_size=config.data.batch_size,

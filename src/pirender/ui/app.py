@@ -12,6 +12,7 @@ Errors reach the page as one-line messages (gr.Error), never as tracebacks.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable
@@ -174,6 +175,12 @@ def build_app(models: AppModels) -> gr.Blocks:
                                 with gr.Row():
                                     render_button = gr.Button("Render", variant="primary", elem_id="render")
                                     reset_button = gr.Button("Reset to the source", elem_id="reset")
+                                keep = gr.Checkbox(
+                                    False,
+                                    label="Keep unchanged pixels",
+                                    info="the source's own pixels wherever the edit changes nothing",
+                                    elem_id="keep-unchanged",
+                                )
                                 download = gr.DownloadButton(
                                     "Download PNG", value=None, interactive=False, elem_id="download-png"
                                 )
@@ -239,11 +246,11 @@ def build_app(models: AppModels) -> gr.Blocks:
 
         pose_sliders = list(pose.values())
         expression_sliders = list(expression.values())
-        edit_inputs = [portrait_state, *pose_sliders, *expression_sliders, raw, preset, strength]
+        edit_inputs = [portrait_state, *pose_sliders, *expression_sliders, raw, preset, strength, keep]
         slider_outputs = [*pose_sliders, *expression_sliders]
 
         def values_from(args: tuple[Any, ...]) -> EditValues:
-            """(pose..., expression..., raw, preset, strength) widget values -> EditValues."""
+            """(pose..., expression..., raw, preset, strength, keep) widget values -> EditValues."""
             n, m = len(pose), len(expression)
             return EditValues(
                 pose=dict(zip(pose, map(float, args[:n]), strict=True)),
@@ -251,6 +258,7 @@ def build_app(models: AppModels) -> gr.Blocks:
                 raw=str(args[n + m] or ""),
                 preset=str(args[n + m + 1] or "") or None,
                 preset_strength=float(args[n + m + 2]),
+                keep_unchanged=bool(args[n + m + 3]),
             )
 
         def slider_updates(values: EditValues) -> list[float]:
@@ -323,9 +331,9 @@ def build_app(models: AppModels) -> gr.Blocks:
             return rendered(_require(portrait), values_from(args))
 
         @user_errors
-        def on_reset(portrait: Portrait | None) -> list[Any]:
+        def on_reset(portrait: Portrait | None, keep_unchanged: bool) -> list[Any]:
             portrait = _require(portrait)
-            values = handlers.own_values(portrait)
+            values = dataclasses.replace(handlers.own_values(portrait), keep_unchanged=bool(keep_unchanged))
             return [*slider_updates(values), "", "", *rendered(portrait, values)]
 
         @user_errors
@@ -333,9 +341,7 @@ def build_app(models: AppModels) -> gr.Blocks:
             portrait = _require(portrait)
             chosen = values_from(args)
             blended = handlers.preset_values(portrait, chosen.preset, chosen.preset_strength)
-            values = EditValues(
-                chosen.pose, blended.controls, chosen.raw, chosen.preset, chosen.preset_strength
-            )
+            values = dataclasses.replace(chosen, controls=blended.controls)
             return [*slider_updates(values)[len(pose) :], *rendered(portrait, values)]
 
         render_outputs = [preview, download]
@@ -347,7 +353,8 @@ def build_app(models: AppModels) -> gr.Blocks:
             )
         render_button.click(on_render, edit_inputs, render_outputs)
         raw.submit(on_render, edit_inputs, render_outputs)
-        reset_button.click(on_reset, [portrait_state], [*slider_outputs, preset, raw, *render_outputs])
+        reset_button.click(on_reset, [portrait_state, keep], [*slider_outputs, preset, raw, *render_outputs])
+        keep.input(on_render, edit_inputs, render_outputs)
         preset.input(on_preset, edit_inputs, [*expression_sliders, *render_outputs])
         strength.release(
             on_preset, edit_inputs, [*expression_sliders, *render_outputs], trigger_mode="always_last"

@@ -269,6 +269,7 @@ class EditValues:
     raw: str = ""  # "5=0.8, 12=-0.3": expression slots by index, applied last
     preset: str | None = None
     preset_strength: float = 1.0
+    keep_unchanged: bool = False  # the source's own pixels wherever the edit changes nothing
 
     def to_edit(self) -> Edit:
         """The pipeline's recipe. The preset is blended first, then the named controls and raw slots
@@ -335,7 +336,11 @@ def render_edit(models: AppModels, portrait: Portrait, values: EditValues) -> np
     """One edited frame, (H, W, 3) uint8: a single forward pass on the cached crop and coefficients."""
     edit = values.to_edit()
     image = models.edit_pipeline()(
-        portrait.image, edit, source_coeffs=portrait.coeffs, crop=portrait.crop_arg
+        portrait.image,
+        edit,
+        source_coeffs=portrait.coeffs,
+        crop=portrait.crop_arg,
+        keep_unchanged=values.keep_unchanged,
     )
     assert isinstance(image, np.ndarray)
     return image
@@ -376,6 +381,7 @@ def render_sweep(
         fps=fps,
         source_coeffs=portrait.coeffs,
         crop=portrait.crop_arg,
+        keep_unchanged=values.keep_unchanged,
     )
     assert not isinstance(video, np.ndarray)
     return video.save(models.new_output(f"sweep-{param}", ".mp4"), progress=progress)

@@ -7,12 +7,14 @@ them), the angles, the translation and the crop values. Shipped inside the packa
 `assets/synthhead_extractor.safetensors` + `.json` (architecture, target normalisation, provenance).
 
 Two stages. The global net reads the whole crop resized to `input_size` (antialiased bilinear) and
-predicts everything. The optional mouth branch (`MouthBranchConfig`) then refines the mouth-shape
-controls, which move only a thin band of the lips (a few pixels at 128 px): the crop is resized to
+predicts everything. Optional window branches (`WindowBranchConfig`: the mouth, the eyes and brows)
+then refine controls that move only a few pixels of a small part of the face: the crop is resized to
 `frame_size` (256, upsampled if smaller), the stage-1 pose, translation and crop place a plane of
-head-local points around the mean identity's mouth in the image, and that plane, sampled as a
-`window` (rows, cols) image, is a frontalised, roll- and scale-normalised view of the mouth for a
-second small CNN. Checkpoints without the branch load and behave as before.
+head-local points around the mean identity's feature in the image, and that plane, sampled as a
+`window` (rows, cols) image, is a frontalised, roll- and scale-normalised view of the feature for a
+second small CNN (`WindowNet`), whose outputs replace the global net's for the controls the branch
+`replaces`. Checkpoint formats: 1 (the global net alone), 2 (one `mouth` branch), 3 (`branches`);
+all load and behave as they did when written.
 """
 
 from __future__ import annotations
@@ -35,36 +37,65 @@ from pirender.motion.coeffs import ANGLE, COEFF_DIM, CROP, TRANS
 
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_WEIGHTS = ASSET_DIR / "synthhead_extractor.safetensors"
-FORMAT_VERSION = 2  # 2 adds the optional mouth branch; 1 files still load
+FORMAT_VERSION = 3  # 3: a tuple of window branches; 2: one mouth branch; 1: the global net alone
 
 
 @dataclass(frozen=True)
-class MouthBranchConfig:
-    """The mouth branch: where its window lies on the head, its CNN, and the controls it predicts."""
+class WindowBranchConfig:
+    """A window branch: where its window lies on the head, its CNN, and the controls it predicts.
 
+    The window is the head-local plane z = centre[2], x in centre[0] +- half_extent[0], y in
+    centre[1] +- half_extent[1] (y up), sampled as `window` (rows, cols) pixels from the crop resized
+    to `frame_size`.
+    """
+
+    name: str
+    centre: tuple[float, float, float]
+    half_extent: tuple[float, float]
+    window: tuple[int, int]  # rows, cols (multiples of 2 ** (len(blocks) + 1))
     frame_size: int = 256  # crops are resized to this before the window is sampled
-    window: tuple[int, int] = (64, 96)  # rows, cols
-    # The window is the head-local plane z = centre[2], x in centre[0] +- half_extent[0], y in
-    # centre[1] +- half_extent[1] (y up): the mean identity's mouth (y -0.5) with the nostrils above
-    # and the chin below; about 114 px per head-local unit, a little finer than a 256-px frame.
-    centre: tuple[float, float, float] = (0.0, -0.52, 0.40)
-    half_extent: tuple[float, float] = (0.42, 0.28)
     widths: tuple[int, ...] = (16, 32, 64, 96)  # stem, then one stage per entry after it
     blocks: tuple[int, ...] = (1, 2, 2)
     control_names: tuple[str, ...] = ()  # controls predicted here, in output order
     control_slots: tuple[int, ...] = ()
-    # the outputs that replace the global net's values; the others (jaw_open, cheek_puff) are only
-    # trained alongside, so the branch can tell their effect on the lips from smile or pucker
+    # the outputs that replace the global net's values; the others are only trained alongside, so
+    # the branch can tell their effect on the window from that of the replaced ones
     replaces: tuple[str, ...] = ()
     target_mean: tuple[float, ...] = ()  # value = out * std + mean
     target_std: tuple[float, ...] = ()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MouthBranchConfig:
+    def from_dict(cls, data: dict[str, Any]) -> WindowBranchConfig:
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
-            raise ValueError(f"unknown mouth keys {unknown}")
+            raise ValueError(f"unknown branch keys {unknown}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+# The branches' windows (the trained control lists and target scaling are added by the training
+# script). Mouth: the mean identity's mouth (y -0.5) with the nostrils above and the chin below,
+# about 114 px per head-local unit, a little finer than a 256-px frame. It predicts jaw_open and
+# cheek_puff too, which change the lips, but replaces only the five mouth shapes.
+MOUTH_BRANCH = WindowBranchConfig(
+    name="mouth",
+    centre=(0.0, -0.52, 0.40),
+    half_extent=(0.42, 0.28),
+    window=(64, 96),
+    control_names=("smile", "frown", "pucker", "lip_stretch", "mouth_shift", "jaw_open", "cheek_puff"),
+    replaces=("smile", "frown", "pucker", "lip_stretch", "mouth_shift"),
+)
+# Eyes and brows: both eyes (x +-0.27..0.36 with lids +-0.15 wide), both brows (up to y 0.46 when
+# raised) and the frown lines between them; z 0.42 is between the surface at the nose bridge (0.5)
+# and at the outer eye corners (0.3). About 118 px per head-local unit.
+EYES_BRANCH = WindowBranchConfig(
+    name="eyes",
+    centre=(0.0, 0.25, 0.42),
+    half_extent=(0.54, 0.27),
+    window=(64, 128),
+    widths=(16, 32, 48, 64),
+    control_names=("squint", "brow_furrow", "brow_raise", "blink_left", "blink_right"),
+    replaces=("squint", "brow_furrow", "brow_raise", "blink_left", "blink_right"),
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +109,7 @@ class SynthHeadNetConfig:
     control_slots: tuple[int, ...] = ()  # their slots in the 64 expression values
     target_mean: tuple[float, ...] = ()  # normalisation of the outputs: value = out * std + mean
     target_std: tuple[float, ...] = ()
-    mouth: MouthBranchConfig | None = None
+    branches: tuple[WindowBranchConfig, ...] = ()  # applied in order after the global net
     provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -92,17 +123,26 @@ class SynthHeadNetConfig:
     def from_json(cls, text: str) -> SynthHeadNetConfig:
         data = json.loads(text)
         version = data.pop("format_version", None)
-        if version not in (1, FORMAT_VERSION):
+        if version not in (1, 2, FORMAT_VERSION):
             raise ValueError(f"unsupported format_version {version}")
+        if version == 2:  # one optional branch under "mouth", its fields without a name
+            mouth = data.pop("mouth", None)
+            data["branches"] = [] if mouth is None else [{"name": "mouth", **mouth}]
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown keys {unknown}")
         for key in ("widths", "blocks", "control_names", "control_slots", "target_mean", "target_std"):
             data[key] = tuple(data[key])
-        if data.get("mouth") is not None:
-            data["mouth"] = MouthBranchConfig.from_dict(data["mouth"])
+        data["branches"] = tuple(WindowBranchConfig.from_dict(b) for b in data.get("branches", ()))
         return cls(**data)
+
+
+def upgrade_state_dict(state: dict[str, torch.Tensor], version: int) -> dict[str, torch.Tensor]:
+    """Weights of a format-`version` checkpoint under today's names (format 2: mouth.* -> branches.mouth.*)."""
+    if version != 2:
+        return state
+    return {("branches." + k if k.startswith("mouth.") else k): v for k, v in state.items()}
 
 
 class ResidualBlock(nn.Module):
@@ -145,15 +185,15 @@ def _stages(widths: Sequence[int], blocks: Sequence[int]) -> nn.Sequential:
     return nn.Sequential(*stages)
 
 
-class MouthNet(nn.Module):
-    """(B, 3, h, w) mouth window in [-1, 1] -> (B, num mouth controls) normalised targets."""
+class WindowNet(nn.Module):
+    """(B, 3, h, w) window in [-1, 1] -> (B, number of the branch's controls) normalised targets."""
 
-    def __init__(self, config: MouthBranchConfig) -> None:
+    def __init__(self, config: WindowBranchConfig) -> None:
         super().__init__()
         self.stem = _stem(config.widths[0])
         self.stages = _stages(config.widths, config.blocks)
-        # Keep a coarse map (rows/16 x cols/16, 4 x 6 for the default window): mouth_shift is a
-        # position and smile/frown a shape of the lip line, which a global average would blur.
+        # Keep a coarse map (rows/16 x cols/16: 4 x 6 for the mouth, 4 x 8 for the eyes): positions
+        # and shapes (mouth_shift, the lip line, the brows' inner ends) would blur in a global average.
         reduction = 2 ** (len(config.blocks) + 1)
         pooled = (config.window[0] // reduction, config.window[1] // reduction)
         self.pool = nn.AdaptiveAvgPool2d(pooled)
@@ -170,7 +210,7 @@ class MouthNet(nn.Module):
 
 
 class SynthHeadNet(nn.Module):
-    """(B, 3, S, S) image in [-1, 1] -> (B, num_outputs) normalised targets; `mouth` is the optional branch."""
+    """(B, 3, S, S) image in [-1, 1] -> (B, num_outputs) normalised targets; `branches` by name."""
 
     def __init__(self, config: SynthHeadNetConfig) -> None:
         super().__init__()
@@ -184,7 +224,7 @@ class SynthHeadNet(nn.Module):
         self.head = nn.Sequential(
             nn.Flatten(), nn.Linear(widths[-1] * 16, 256), nn.ReLU(), nn.Linear(256, config.num_outputs)
         )
-        self.mouth = MouthNet(config.mouth) if config.mouth is not None else None
+        self.branches = nn.ModuleDict({b.name: WindowNet(b) for b in config.branches})
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, C + 9)."""
@@ -207,8 +247,8 @@ def prepare_images(frames: Sequence[np.ndarray] | np.ndarray, size: int) -> torc
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
 
-def mouth_window_grid(coeffs: np.ndarray, config: MouthBranchConfig) -> torch.Tensor:
-    """Where the mouth window's pixels lie in a frame_size crop, for grid_sample.
+def window_grid(coeffs: np.ndarray, config: WindowBranchConfig) -> torch.Tensor:
+    """Where a branch window's pixels lie in a frame_size crop, for grid_sample.
 
     Args:
         coeffs: (B, 73) coefficients (their angle, trans and crop place the head).
@@ -230,10 +270,10 @@ def mouth_window_grid(coeffs: np.ndarray, config: MouthBranchConfig) -> torch.Te
     return torch.from_numpy(np.stack(grids).astype(np.float32)).reshape(len(grids), rows, cols, 2)
 
 
-def cut_mouth_windows(frames: torch.Tensor, coeffs: np.ndarray, config: MouthBranchConfig) -> torch.Tensor:
-    """(B, 3, frame_size, frame_size) crops in [-1, 1], (B, 73) coeffs -> (B, 3, h, w) mouth windows."""
+def cut_windows(frames: torch.Tensor, coeffs: np.ndarray, config: WindowBranchConfig) -> torch.Tensor:
+    """(B, 3, frame_size, frame_size) crops in [-1, 1], (B, 73) coeffs -> (B, 3, h, w) windows."""
     assert frames.shape[-2:] == (config.frame_size, config.frame_size), frames.shape
-    grid = mouth_window_grid(coeffs, config).to(frames.device)
+    grid = window_grid(coeffs, config).to(frames.device)
     return F.grid_sample(frames, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -271,9 +311,10 @@ class SynthHeadExtractor:
         self.device = torch.device(device)
         self._mean = torch.tensor(self.config.target_mean, dtype=torch.float32)
         self._std = torch.tensor(self.config.target_std, dtype=torch.float32)
-        if self.config.mouth is not None:
-            self._mouth_mean = torch.tensor(self.config.mouth.target_mean, dtype=torch.float32)
-            self._mouth_std = torch.tensor(self.config.mouth.target_std, dtype=torch.float32)
+        # each branch's output scaling: name -> (mean, std), (M,) each
+        self._branch_scale = {
+            b.name: (torch.tensor(b.target_mean), torch.tensor(b.target_std)) for b in self.config.branches
+        }
 
     @classmethod
     def load(
@@ -286,12 +327,13 @@ class SynthHeadExtractor:
         config_path = weights.with_suffix(".json")
         if not weights.is_file() or not config_path.is_file():
             raise CheckpointError(f"SynthHead extractor not found: need {weights} and {config_path}")
+        text = config_path.read_text(encoding="utf-8")
         try:
-            config = SynthHeadNetConfig.from_json(config_path.read_text(encoding="utf-8"))
+            config = SynthHeadNetConfig.from_json(text)
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise CheckpointError(f"{config_path}: bad extractor config ({e})") from None
         net = SynthHeadNet(config)
-        state = load_file(str(weights))
+        state = upgrade_state_dict(load_file(str(weights)), json.loads(text).get("format_version"))
         state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
         result = net.load_state_dict(state, strict=False)
         if result.missing_keys or result.unexpected_keys:
@@ -314,17 +356,18 @@ class SynthHeadExtractor:
             batch = prepare_images(chunk, self.config.input_size)
             targets = self.net(batch.to(self.device)).cpu() * self._std + self._mean
             coeffs = coeffs_from_targets(targets.numpy(), self.config.control_slots)
-            # 2. mouth branch: the mouth controls again, from a window placed with stage 1's pose
-            mouth = self.config.mouth
-            if self.net.mouth is not None:  # built from config.mouth, so that is set too
-                windows = cut_mouth_windows(
-                    prepare_images(chunk, mouth.frame_size).to(self.device), coeffs, mouth
-                )
-                values = (self.net.mouth(windows).cpu() * self._mouth_std + self._mouth_mean).numpy()
+            # 2. window branches: some controls again, from windows placed with stage 1's pose
+            frames_hi: dict[int, torch.Tensor] = {}  # the chunk resized to each branch's frame_size
+            for branch in self.config.branches:
+                if branch.frame_size not in frames_hi:
+                    frames_hi[branch.frame_size] = prepare_images(chunk, branch.frame_size).to(self.device)
+                windows = cut_windows(frames_hi[branch.frame_size], coeffs, branch)
+                mean, std = self._branch_scale[branch.name]
+                values = (self.net.branches[branch.name](windows).cpu() * std + mean).numpy()
                 for index, (name, slot) in enumerate(
-                    zip(mouth.control_names, mouth.control_slots, strict=True)
+                    zip(branch.control_names, branch.control_slots, strict=True)
                 ):
-                    if name in mouth.replaces:
+                    if name in branch.replaces:
                         coeffs[:, slot] = values[:, index]
             outputs.append(coeffs)
         return np.concatenate(outputs)
