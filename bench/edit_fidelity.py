@@ -42,6 +42,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     from pirender.pipelines.edit import EditPipeline
     from pirender.pipelines.edits import build_edit, list_presets
+    from pirender.pipelines.keep_unchanged import keep_unchanged
     from pirender.synth import Identity, SynthHead, neutral_coeffs
 
     pipeline = EditPipeline.from_pretrained(args.renderer, size=args.size)
@@ -54,11 +55,13 @@ def main() -> int:
         head = SynthHead(Identity.from_seed(seed), args.size)
         own = neutral_coeffs()
         source = head.render(own)
-        reconstruction.append(psnr(pipeline(source, None, source_coeffs=own), source))
+        rebuilt = pipeline(source, None, source_coeffs=own)  # the reconstruction, rendered once
+        reconstruction.append(psnr(rebuilt, source))
         for name, edit in edits.items():
             target = head.render(edit.apply(own))
             whole = pipeline(source, edit, source_coeffs=own)
-            kept = pipeline(source, edit, source_coeffs=own, keep_unchanged=True)
+            # what edit(keep_unchanged=True) returns for a square source (the crop is the image)
+            kept = keep_unchanged(source, whole, rebuilt)
             rows[name].append((psnr(source, target), psnr(whole, target), psnr(kept, target)))
         print(f"identity {seed} done", file=sys.stderr, flush=True)
 

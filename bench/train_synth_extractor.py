@@ -322,9 +322,7 @@ def train_branch(args: argparse.Namespace) -> None:
         branch = existing[branch.name]
         assert branch.control_names == preset.control_names, branch.control_names
         mean, std = np.array(branch.target_mean), np.array(branch.target_std)
-    branches = tuple(existing.get(b.name, b) for b in base.config.branches)
-    if branch.name not in existing:
-        branches += (branch,)
+    branches = base.config.branches if branch.name in existing else (*base.config.branches, branch)
     config = replace(base.config, branches=branches, provenance={})
     net = SynthHeadNet(config)
     net.load_state_dict(base.net.state_dict(), strict=False)  # the global net and the other branches

@@ -333,7 +333,8 @@ def _snap(value: float, low: float, high: float, step: float) -> float:
 
 
 def render_edit(models: AppModels, portrait: Portrait, values: EditValues) -> np.ndarray:
-    """One edited frame, (H, W, 3) uint8: a single forward pass on the cached crop and coefficients."""
+    """One edited frame, (H, W, 3) uint8: a forward pass on the cached crop and coefficients (two with
+    `keep_unchanged`: the reconstruction too)."""
     edit = values.to_edit()
     image = models.edit_pipeline()(
         portrait.image,

@@ -121,7 +121,12 @@ class SynthHeadNetConfig:
 
     @classmethod
     def from_json(cls, text: str) -> SynthHeadNetConfig:
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> SynthHeadNetConfig:
+        """A checkpoint's JSON object (any supported format_version) -> config; `stored` is not changed."""
+        data = dict(stored)
         version = data.pop("format_version", None)
         if version not in (1, 2, FORMAT_VERSION):
             raise ValueError(f"unsupported format_version {version}")
@@ -327,13 +332,13 @@ class SynthHeadExtractor:
         config_path = weights.with_suffix(".json")
         if not weights.is_file() or not config_path.is_file():
             raise CheckpointError(f"SynthHead extractor not found: need {weights} and {config_path}")
-        text = config_path.read_text(encoding="utf-8")
         try:
-            config = SynthHeadNetConfig.from_json(text)
+            stored = json.loads(config_path.read_text(encoding="utf-8"))
+            config = SynthHeadNetConfig.from_dict(stored)
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise CheckpointError(f"{config_path}: bad extractor config ({e})") from None
         net = SynthHeadNet(config)
-        state = upgrade_state_dict(load_file(str(weights)), json.loads(text).get("format_version"))
+        state = upgrade_state_dict(load_file(str(weights)), stored["format_version"])
         state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
         result = net.load_state_dict(state, strict=False)
         if result.missing_keys or result.unexpected_keys:
