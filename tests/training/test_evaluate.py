@@ -41,7 +41,7 @@ def test_evaluate_reports_every_method(synth_lmdb: Path) -> None:
     assert report["mode"] == "same_id" and report["items"] == 8 and report["ground_truth"] == "frames"
     assert set(report["metrics"]) == set(METHODS)
     for values in report["metrics"].values():
-        assert set(values) == {"psnr", "ssim", "l1", "lpips"}
+        assert set(values) == {"psnr", "ssim", "l1", "lpips", "sharpness"} and values["sharpness"] > 0
         assert 0 < values["psnr"] < 100 and -1 <= values["ssim"] <= 1
     cross = evaluate(model, str(synth_lmdb), cross_id=True, frames_per_video=2)
     assert cross["ground_truth"] == "synthhead" and cross["metrics"]["copy_source"]["psnr"] < 100
@@ -87,3 +87,20 @@ def test_evaluate_cli(synth_lmdb: Path, tmp_path: Path, capsys: pytest.CaptureFi
     text = capsys.readouterr().out
     assert "copy_source" in text and "warp_only" in text and "LPIPS" in text
     assert json.loads(out.read_text())["items"] == 2
+
+
+def test_sharpness_is_the_laplacian_energy_of_the_face_region() -> None:
+    from torch.nn import functional as F
+
+    from pirender.eval.metrics import laplacian_variance
+
+    torch.manual_seed(0)
+    image = torch.rand(2, 3, 64, 64) * 2 - 1
+    blurred = F.avg_pool2d(F.pad(image, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    sharp, soft = laplacian_variance(image), laplacian_variance(blurred)
+    assert sharp.shape == (2,) and bool((soft < 0.2 * sharp).all())
+    flat = torch.zeros(1, 3, 64, 64)
+    assert float(laplacian_variance(flat)) == 0.0
+    edited_border = image.clone()
+    edited_border[..., :10, :] = 0  # outside the central face region: no effect
+    assert torch.equal(laplacian_variance(edited_border), sharp)

@@ -9,7 +9,9 @@ and only no-reference metrics apply.
 Methods: "copy_source" (the source frame itself — the baseline any renderer must beat),
 "warp_only" (the warped image) and "full" (the output). Metrics: PSNR, SSIM, L1 (eval.metrics);
 LPIPS when its two weight files are given; AED/APD (mean |Δ| of expression and angle coefficients
-re-extracted from the output vs from the target) when a motion extractor is available.
+re-extracted from the output vs from the target) when a motion extractor is available. Sharpness:
+the mean variance of the Laplacian on the face region (eval.metrics.laplacian_variance) as a ratio to
+the ground truth's (1 = as much high-frequency energy as the truth; a blurred output scores below 1).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def evaluate(
     sums: dict[str, dict[str, float]] = {m: {} for m in METHODS}
     coeffs: dict[str, list[np.ndarray]] = {m: [] for m in (*METHODS, "target")}
     count = 0
+    detail = {m: 0.0 for m in (*METHODS, "target")}
     with torch.no_grad():
         for batch in loader:
             source = batch["source_image"].to(device)
@@ -96,7 +99,9 @@ def evaluate(
             out = render(source, batch["driving_coeffs"].to(device))
             outputs = {"copy_source": source, "warp_only": out.warped_image, "full": out.image.clamp(-1, 1)}
             count += source.shape[0]
+            detail["target"] += float(metrics.laplacian_variance(target).double().sum())
             for method, image in outputs.items():
+                detail[method] += float(metrics.laplacian_variance(image).double().sum())
                 if dataset.has_truth:
                     _add(sums[method], "psnr", metrics.psnr(image, target))
                     _add(sums[method], "ssim", metrics.ssim(image, target))
@@ -108,6 +113,9 @@ def evaluate(
             if extractor is not None:
                 coeffs["target"].append(extractor.extract(_to_uint8(target)))
     results = {m: {k: v / count for k, v in sums[m].items()} for m in METHODS}
+    if dataset.has_truth:
+        for method in METHODS:
+            results[method]["sharpness"] = detail[method] / max(detail["target"], 1e-12)
     if extractor is not None:
         reference = np.concatenate(coeffs["target"])
         for method in METHODS:

@@ -53,3 +53,18 @@ def ssim(image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     sxy = blur(x * y) - mu_x * mu_y
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
     return ssim_map.flatten(1).mean(1)
+
+
+LAPLACIAN = ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0))
+
+
+def laplacian_variance(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [-1, 1] -> (B,) variance of the 3x3 Laplacian of the luma (0..255 scale) over
+    the central face region (the middle half of the crop in each direction): a no-reference
+    high-frequency energy. Evaluate reports it as a ratio to the ground truth's (`sharpness`)."""
+    x = _unit(image) * 255
+    luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+    h, w = luma.shape[-2:]
+    face = luma[..., h // 4 : h - h // 4, w // 4 : w - w // 4]
+    kernel = torch.tensor(LAPLACIAN, device=x.device).view(1, 1, 3, 3)
+    return F.conv2d(face, kernel).flatten(1).var(1)

@@ -7,7 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pirender.pipelines.models import ExtractorSpec, RuntimeOptions, check_image_size, load_engine
+from pirender.pipelines.models import (
+    ExtractorSpec,
+    RuntimeOptions,
+    check_image_size,
+    is_bundled_renderer,
+    load_engine,
+    notice_synthetic_renderer,
+)
 
 P = TypeVar("P", bound="RendererPipeline")
 
@@ -27,6 +34,7 @@ class RendererPipeline:
     image_size: int = 256
     extractor: ExtractorSpec | None = None
     device: str = "cpu"
+    synthetic_only: bool = False  # the bundled SynthHead-only renderer (see `note_source`)
 
     @classmethod
     def from_pretrained(
@@ -40,4 +48,15 @@ class RendererPipeline:
         """Load the renderer (a path, None = the shipped SynthHead renderer, a PIRenderer or a RenderEngine)."""
         options = options or RuntimeOptions()
         engine, model_size = load_engine(renderer, options)
-        return cls(engine, check_image_size(size or model_size, engine), extractor, options.device)
+        size = check_image_size(size or model_size, engine)
+        return cls(engine, size, extractor, options.device, synthetic_only=is_bundled_renderer(renderer))
+
+    def note_source(self, prepared: Any) -> None:
+        """A real photo or video frame given to the bundled SynthHead-only renderer: say once, in one
+        line, why it comes back blurred and what to use. Real means its face had to be found and
+        cropped, or it is larger than the renderer's side (SynthHead material for this renderer is made
+        at its 128 px; a real photo that is already a square crop of that size goes unremarked)."""
+        if not self.synthetic_only:
+            return
+        if prepared.transform is not None or max(prepared.image.shape[:2]) > self.image_size:
+            notice_synthetic_renderer()

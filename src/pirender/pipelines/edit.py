@@ -84,6 +84,7 @@ class EditPipeline(RendererPipeline):
             raise InputError("a grid needs at least one sweep (one row per sweep)")
         # 1. Prepare the source: read it, cut the face crop the renderer sees.
         prepared = prepare_source(source, size=self.image_size, crop=crop)
+        self.note_source(prepared)
         # 2. The source's own coefficients.
         own = source_coefficients(prepared, source_coeffs, extractor=self.extractor, device=self.device)
         # 3. Expand the recipe into one edit per output frame (rows of a grid).

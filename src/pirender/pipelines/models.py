@@ -213,3 +213,33 @@ def load_motion_model(path: str) -> Any:
     from pirender.audio.model import MotionFlow
 
     return MotionFlow.load(path)
+
+
+SYNTHETIC_NOTICE = (
+    "pirender: note: the bundled renderer was trained on synthetic SynthHead heads only, so a real face "
+    "comes back blurred; for real photos get the official PIRender weights "
+    "(epoch_00190_iteration_000400000_checkpoint.pt in face.zip, linked from the official PIRender README; "
+    "CC BY-NC) and pass --renderer FILE (or renderer= in Python; `pirender convert` makes a model folder)"
+)
+_noticed: list[bool] = []
+
+
+def is_bundled_renderer(renderer: Any) -> bool:
+    """True when `renderer` (a path or None) resolves to the shipped SynthHead-only renderer."""
+    if renderer is not None and not isinstance(renderer, (str, os.PathLike)):
+        return False
+    try:
+        return resolve_renderer_path(renderer).resolve() == DEFAULT_RENDERER.resolve()
+    except InputError:
+        return False
+
+
+def notice_synthetic_renderer(stream: Any = None) -> bool:
+    """Say SYNTHETIC_NOTICE on stderr, once per process; returns whether it was said now."""
+    import sys
+
+    if _noticed:
+        return False
+    _noticed.append(True)
+    print(SYNTHETIC_NOTICE, file=stream or sys.stderr, flush=True)
+    return True

@@ -95,6 +95,7 @@ class ReenactPipeline(RendererPipeline):
             raise InputError(f"fps must be positive, got {fps}")
         # 1. Prepare the source: read it, cut the face crop the renderer sees.
         prepared = prepare_source(source, size=self.image_size, crop=crop)
+        self.note_source(prepared)
         # 2. Load the driving motion (extracting it from a video if needed).
         drive = load_driving(driving, source=source, extractor=self.extractor, device=self.device, fps=fps)
         # 3. The source's own coefficients: given, the driving video's first frame, or estimated.

@@ -61,6 +61,9 @@ class SpeakPipeline:
     image_size: int = 256
     extractor: ExtractorSpec | None = None
     device: str = "cpu"
+    synthetic_only: bool = False  # the bundled SynthHead-only renderer (RendererPipeline.note_source)
+
+    note_source = RendererPipeline.note_source
 
     @classmethod
     def from_pretrained(
@@ -76,7 +79,8 @@ class SpeakPipeline:
         if motion_model is None or isinstance(motion_model, str | os.PathLike):
             motion_model = load_motion_model(str(resolve_motion_model_path(motion_model).resolve()))
         loaded = RendererPipeline.from_pretrained(renderer, options=options, extractor=extractor, size=size)
-        return cls(loaded.engine, motion_model, loaded.image_size, loaded.extractor, loaded.device)
+        return cls(loaded.engine, motion_model, loaded.image_size, loaded.extractor, loaded.device,
+                   loaded.synthetic_only)  # fmt: skip
 
     def __call__(
         self,
@@ -116,6 +120,7 @@ class SpeakPipeline:
             raise InputError(f"fps must be positive, got {fps}")
         # 1. Prepare the source: read it, cut the face crop the renderer sees.
         prepared = prepare_source(source, size=self.image_size, crop=crop)
+        self.note_source(prepared)
         # 2. Load the speech as 16 kHz mono samples.
         samples, rate = _load_speech(audio)
         # 3. The source's own coefficients: its crop values frame every sampled motion.
