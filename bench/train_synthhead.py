@@ -55,7 +55,15 @@ def main() -> int:
     parser.add_argument(
         "--init-from", type=Path, help="with --steps: start from this model dir (its architecture is used)"
     )
+    parser.add_argument(
+        "--residual-editing",
+        action="store_true",
+        help="with --init-from: switch it to the residual editing output (final conv zeroed, so training "
+        "starts from the warped image) before fine-tuning",
+    )
     args = parser.parse_args()
+    if args.residual_editing and not args.init_from:
+        parser.error("--residual-editing needs --init-from")
 
     import torch
 
@@ -85,6 +93,9 @@ def main() -> int:
 
     from pirender.training import checkpoint as ckpt
     from pirender.training.loop import train
+
+    if args.residual_editing:
+        args.init_from = _residual_init(args.init_from, args.out / "init_residual")
 
     t0 = time.perf_counter()
     result = None
@@ -164,6 +175,27 @@ def main() -> int:
         shutil.copytree(model_dir, args.export)
         print(f"exported {args.export}", flush=True)
     return 0
+
+
+def _residual_init(model_dir: Path, out: Path) -> Path:
+    """model_dir's renderer with editing_output="residual" and a zero final conv: it renders the warped
+    image exactly (up to atanh/tanh rounding) and fine-tunes from there."""
+    import dataclasses
+
+    import torch
+
+    from pirender.models.renderer import PIRenderer
+    from pirender.weights.loading import load_renderer
+
+    base = load_renderer(model_dir)
+    model = PIRenderer(dataclasses.replace(base.config, editing_output="residual"))
+    model.load_state_dict(base.state_dict(), strict=True)
+    with torch.no_grad():
+        model.editing_net.final.weight.zero_()
+        model.editing_net.final.bias.zero_()
+    return model.save_pretrained(
+        out, provenance={"from": str(model_dir), "note": "residual output, zero final conv"}
+    )
 
 
 def _export_ema(config, state: dict, directory: Path) -> Path:

@@ -33,10 +33,16 @@ class RendererConfig:
     # (checkpoints load) but never computed, exactly as the released weights were trained.
     # "fixed": x + AdaIN2(conv2(lrelu(AdaIN1(conv1(x))))), for new training runs only.
     resblock: Literal["official", "fixed"] = "official"
+    # "official": image = tanh(final(x)). "residual" (ours, not in official checkpoints): image =
+    # tanh(final(x) + atanh(warped)), so the editing network adds corrections to the warped image
+    # instead of redrawing it (a zero final conv returns the warped image; docs/training.md).
+    editing_output: Literal["official", "residual"] = "official"
 
     def __post_init__(self) -> None:
         if self.resblock not in ("official", "fixed"):
             raise ValueError(f"resblock must be 'official' or 'fixed', got {self.resblock!r}")
+        if self.editing_output not in ("official", "residual"):
+            raise ValueError(f"editing_output must be 'official' or 'residual', got {self.editing_output!r}")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pirender.models.blocks import LEAKY_SLOPE, AdaIN, ConvNormAct, LayerNorm2d
-from pirender.models.editing import AdaINResBlock, EditingLevel
+from pirender.models.editing import AdaINResBlock, EditingLevel, residual_base
 from pirender.models.flow import flow_to_grid, warp
 from pirender.models.renderer import PIRenderer
 from pirender.models.warping import AdaINDownBlock, AdaINUpBlock
@@ -431,7 +431,10 @@ class FastRenderer(nn.Module):
         out = skips.pop()
         for level, up in zip(net.levels, self.subpixel, strict=True):
             out = self._editing_level(level, up, out, skips.pop(), mods)
-        return torch.tanh(self._thin_conv("final", net.final, out.float()))  # float32 (1% of MACs)
+        logits = self._thin_conv("final", net.final, out.float())  # float32 (1% of MACs)
+        if net.residual:
+            logits = logits + residual_base(warped)
+        return torch.tanh(logits)
 
     def _thin_conv(self, name: str, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         """The 7x7 flow and output convs (float32): as tap GEMMs with tap_conv, else the module."""

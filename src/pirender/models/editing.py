@@ -76,8 +76,10 @@ class EditingNet(nn.Module):
         res_blocks: int,
         hidden_nc: int,
         fixed_resblock: bool = False,
+        residual: bool = False,
     ) -> None:
         super().__init__()
+        self.residual = residual
         self.stem = ConvNormAct(2 * image_nc, base_nc, 7)
         self.down = nn.ModuleList(
             ConvNormAct(_width(base_nc, i, max_nc), _width(base_nc, i + 1, max_nc), downsample=True)
@@ -107,4 +109,15 @@ class EditingNet(nn.Module):
         out = skips.pop()
         for level in self.levels:
             out = level(out, skips.pop(), descriptor)
-        return torch.tanh(self.final(out))
+        logits = self.final(out)
+        if self.residual:
+            logits = logits + residual_base(warped_image)
+        return torch.tanh(logits)
+
+
+RESIDUAL_CLAMP = 0.999  # atanh(0.999) = 3.8: saturated pixels stay finite
+
+
+def residual_base(warped_image: torch.Tensor) -> torch.Tensor:
+    """atanh of the warped image (B, 3, H, W), the base the residual editing output adds to."""
+    return torch.atanh(warped_image.float().clamp(-RESIDUAL_CLAMP, RESIDUAL_CLAMP))

@@ -40,6 +40,7 @@ class PIRenderer(nn.Module):
             res_blocks=config.editing_res_blocks,
             hidden_nc=config.adain_hidden_nc,
             fixed_resblock=config.resblock == "fixed",
+            residual=config.editing_output == "residual",
         )
 
     def encode_motion(self, driving_coeffs: torch.Tensor) -> torch.Tensor:
