@@ -23,6 +23,8 @@ _LAZY = {
     "reenact": "pirender.pipelines.reenact",
     "edit": "pirender.pipelines.edit",
     "speak": "pirender.pipelines.speak",
+    "edit_video": "pirender.pipelines.dub",
+    "dub": "pirender.pipelines.dub",
 }
 
 

@@ -9,19 +9,22 @@ from pirender.cli import common
 from pirender.errors import InputError
 
 COMMAND = "edit"
-HELP = "edit a portrait's head pose and expression (image, pose/expression sweep video, or grid)"
+HELP = "edit a portrait's head pose and expression (image, sweep video or grid), or every frame of a video"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_source_arguments(parser, required=False)
     common.add_output_argument(
-        parser, help_text="output image (.png/.jpg), or .mp4 for --sweep", required=False
+        parser, help_text="output image (.png/.jpg), or .mp4 for --sweep or a video source", required=False
     )
-    pose = parser.add_argument_group("pose (degrees; tx/ty/tz in 3DMM units; absolute unless --relative)")
+    pose = parser.add_argument_group(
+        "pose (degrees; tx/ty/tz in 3DMM units; a photo: absolute unless --relative; "
+        "a video: offsets, constant or keyframed V@Ts,V@Ts)"
+    )
     for name, text in (("yaw", "turn left/right"), ("pitch", "nod up/down"), ("roll", "tilt")):
-        pose.add_argument(f"--{name}", type=float, help=f"{text}, degrees")
+        pose.add_argument(f"--{name}", help=f"{text}, degrees")
     for name in ("tx", "ty", "tz"):
-        pose.add_argument(f"--{name}", type=float, help=f"head translation {name[1]}")
+        pose.add_argument(f"--{name}", help=f"head translation {name[1]}")
     pose.add_argument("--relative", action="store_true", help="add the pose values to the source's own pose")
     expr = parser.add_argument_group("expression")
     expr.add_argument(
@@ -29,11 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="INDEX=VALUE",
-        help="set one expression coefficient (index 0..63 or a SynthHead control name); repeatable",
+        help="set one expression coefficient (index 0..63 or a SynthHead control name); repeatable. "
+        "A video: an offset from each frame's own value, constant or keyframed, e.g. smile=0@0s,1@2s,1@5s,0@6s",
     )
     expr.add_argument("--preset", metavar="NAME", help="named expression preset (or a preset .json/.npz)")
     expr.add_argument(
-        "--preset-strength", type=float, default=1.0, help="blend towards the preset (0..1, default 1)"
+        "--preset-strength",
+        default="1",
+        help="blend towards the preset (0..1, default 1; a video: keyframes V@Ts,... too)",
     )
     expr.add_argument(
         "--expression-from", type=Path, metavar="IMG|MOTION", help="copy another face's expression"
@@ -61,6 +67,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the source's own pixels wherever the edit does not change the render "
         "(sharper hair and background for expression edits; one extra render)",
     )
+    video = parser.add_argument_group("a video source (every frame edited, its own source)")
+    video.add_argument(
+        "--pose-scale", type=float, default=1.0, help="scale the head motion about its mean (0.5 = calmer)"
+    )
+    video.add_argument("--pose-still", action="store_true", help="hold the first frame's head pose")
+    video.add_argument(
+        "--hold",
+        action="append",
+        default=[],
+        choices=("mouth", "eyes", "expression", "pose"),
+        help="hold a coefficient group at the first frame's values; repeatable",
+    )
+    video.add_argument(
+        "--mouth-from", type=Path, metavar="VIDEO|MOTION", help="take the mouth from another take"
+    )
+    video.add_argument("--no-audio", action="store_true", help="drop the video's audio track")
     common.add_model_arguments(parser)
 
 
@@ -77,9 +99,22 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--save-preset needs --expression-from IMG|MOTION")
     if args.output is None and args.save_preset is None:
         raise InputError("the following argument is required: -o/--output")
+    if args.source is not None and _is_video(args.source) and not args.sweep and not args.grid:
+        return _edit_video(args)
+    video_only = [f for f, on in (("--pose-scale", args.pose_scale != 1.0), ("--pose-still", args.pose_still),
+                  ("--hold", bool(args.hold)), ("--mouth-from", args.mouth_from is not None),
+                  ("--no-audio", args.no_audio)) if on]  # fmt: skip
+    if video_only:
+        raise InputError(f"{video_only[0]} edits a video: give --source VIDEO (without --sweep/--grid)")
+    for name in ("yaw", "pitch", "roll", "tx", "ty", "tz", "preset_strength"):
+        setattr(args, name, _number(getattr(args, name), f"--{name.replace('_', '-')}"))
     if args.output is not None:
         video = bool(args.sweep) and not args.grid
-        check_output_path(args.output, VIDEO_OUTPUTS if video else IMAGE_OUTPUTS)
+        check_output_path(
+            args.output,
+            VIDEO_OUTPUTS if video else IMAGE_OUTPUTS,
+            inputs=(args.source, args.source_coeffs, args.expression_from),
+        )
         if args.source is None:
             raise InputError("the following argument is required: --source")
     if args.grid and not args.sweep:
@@ -123,6 +158,70 @@ def run(args: argparse.Namespace) -> int:
         keep_unchanged=args.keep_unchanged,
         **common.source_kwargs(args),
         **common.runtime_kwargs(args),
+    )
+    common.print_outputs(args, path)
+    return 0
+
+
+def _is_video(path: Path) -> bool:
+    from pirender.pipelines.source import is_video
+
+    return is_video(path)
+
+
+def _number(text: str | None, flag: str) -> float | None:
+    """A photo edit's value: a plain number (keyframes animate a video)."""
+    if text is None:
+        return None
+    if "@" in str(text):
+        raise InputError(f"{flag} {text}: keyframes (V@Ts) animate a video source; a photo takes one number")
+    from pirender.pipelines.video_edits import parse_keyframes
+
+    return parse_keyframes(str(text), what=flag).values[0]
+
+
+def _edit_video(args: argparse.Namespace) -> int:
+    """`pirender edit --source VIDEO`: every frame edited with itself as the source."""
+    from pirender.pipelines.dub import edit_video
+    from pirender.pipelines.output import VIDEO_OUTPUTS, check_output_path
+    from pirender.pipelines.video_edits import build_video_edit
+
+    if args.output is None:
+        raise InputError("the following argument is required: -o/--output")
+    check_output_path(args.output, VIDEO_OUTPUTS, inputs=(args.source, args.mouth_from))
+    photo_only = [f for f, on in (("--tx/--ty/--tz", any(v is not None for v in (args.tx, args.ty, args.tz))),
+                  ("--relative", args.relative), ("--expression-from", args.expression_from is not None),
+                  ("--save-preset", args.save_preset is not None), ("--source-coeffs", args.source_coeffs is not None),
+                  ("--no-paste-back", not args.paste_back), ("--keep-unchanged", args.keep_unchanged)) if on]  # fmt: skip
+    if photo_only:
+        raise InputError(f"{photo_only[0]} is for a photo source; a video's edits are offsets of each frame")
+    common.require_files(
+        ("source", args.source), ("mouth take", args.mouth_from), ("renderer", args.renderer)
+    )
+    runtime = common.runtime_kwargs(args)
+    space = "deep3d" if runtime["extractor"].kind == "deep3d" else "synthhead"
+    # Everything typed is parsed (and rejected) before a model is loaded.
+    build_video_edit(
+        exp=args.exp, yaw=args.yaw, pitch=args.pitch, roll=args.roll, preset=args.preset,
+        preset_strength=args.preset_strength, pose_scale=args.pose_scale, pose_still=args.pose_still,
+        hold=args.hold, space=space,
+    )  # fmt: skip
+    path = edit_video(
+        args.source,
+        output=args.output,
+        exp=args.exp,
+        yaw=args.yaw,
+        pitch=args.pitch,
+        roll=args.roll,
+        preset=args.preset,
+        preset_strength=args.preset_strength,
+        pose_scale=args.pose_scale,
+        pose_still=args.pose_still,
+        hold=args.hold,
+        mouth_from=args.mouth_from,
+        keep_audio=not args.no_audio,
+        crop=args.crop,
+        **runtime,
     )
     common.print_outputs(args, path)
     return 0

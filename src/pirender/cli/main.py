@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import importlib
 import os
 import pkgutil
 import sys
+import warnings
 from pathlib import Path
 
 from pirender.errors import PirenderError
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     module = importlib.import_module(args._module)
+    warnings.showwarning = functools.partial(_show_warning, args.command)
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
@@ -92,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+
+
+def _show_warning(command: str, message: Warning | str, *args: object, **kwargs: object) -> None:
+    """Warnings reach the user as one line, without the source line Python would print."""
+    print(f"pirender {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _one_line(error: BaseException) -> str:

@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from pirender.pipelines.output import VIDEO_OUTPUTS, check_output_path
     from pirender.pipelines.reenact import reenact
 
-    check_output_path(args.output, VIDEO_OUTPUTS)
+    check_output_path(
+        args.output, VIDEO_OUTPUTS, inputs=(args.source, args.driving, args.source_coeffs, args.audio)
+    )
     common.require_files(
         ("source", args.source),
         ("driving motion", args.driving),

@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--temperature must be a finite value >= 0, got {args.temperature}")
     common.check_positive(args.fps, "--fps")
     for path in separate_paths(args.output, args.samples if args.separate else 1):
-        check_output_path(path, VIDEO_OUTPUTS)
+        check_output_path(
+            path, VIDEO_OUTPUTS, inputs=(args.source, args.audio, args.pose_from, args.source_coeffs)
+        )
     common.require_files(
         ("source", args.source),
         ("audio file", args.audio),

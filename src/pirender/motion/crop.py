@@ -86,7 +86,12 @@ class CropTransform:
         return np.asarray(crop, dtype=np.uint8)
 
     def paste_back(
-        self, original: np.ndarray, rendered_crop: np.ndarray, *, feather: float = 0.08
+        self,
+        original: np.ndarray,
+        rendered_crop: np.ndarray,
+        *,
+        feather: float = 0.08,
+        alpha: np.ndarray | None = None,
     ) -> np.ndarray:
         """Put a rendered crop back into the original image.
 
@@ -95,6 +100,9 @@ class CropTransform:
             rendered_crop: (R, R, 3) uint8 result for the crop; any R (it is resampled to the crop's
                 footprint in the source).
             feather: width of the soft border as a fraction of the crop side (0 = hard edge).
+            alpha: optional (R, R) float weights in [0, 1] of the rendered crop (1 = rendered, 0 =
+                original), resampled with it: only that part of the crop is pasted, so pixels where
+                alpha is 0 keep the original exactly (no resampling blur).
         Returns:
             (H, W, 3) uint8 copy of `original` with the crop region replaced.
         """
@@ -107,6 +115,8 @@ class CropTransform:
             )
         if rendered_crop.ndim != 3 or rendered_crop.shape[0] != rendered_crop.shape[1]:
             raise ValueError(f"rendered crop must be (R, R, 3), got {rendered_crop.shape}")
+        if alpha is not None and alpha.shape != rendered_crop.shape[:2]:
+            raise ValueError(f"alpha must be {rendered_crop.shape[:2]}, got {alpha.shape}")
         x0, y0 = self.origin
         ix0, iy0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
         ix1, iy1 = min(w, int(np.ceil(x0 + self.side))), min(h, int(np.ceil(y0 + self.side)))
@@ -123,6 +133,11 @@ class CropTransform:
         v = (np.arange(iy0, iy1) + 0.5 - y0) * k / self.side - 0.5
         patch = _bilinear(resized, v, u)
         mask = _feather_mask(v / k, u / k, feather)[..., None]
+        if alpha is not None:
+            weights = Image.fromarray(np.ascontiguousarray(alpha, np.float32)).resize(
+                (k, k), Image.Resampling.BILINEAR
+            )
+            mask = mask * np.clip(_bilinear(np.asarray(weights)[..., None], v, u), 0.0, 1.0)
         out = original.astype(np.float32)
         region = out[iy0:iy1, ix0:ix1]
         out[iy0:iy1, ix0:ix1] = mask * patch + (1.0 - mask) * region

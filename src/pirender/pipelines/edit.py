@@ -184,7 +184,11 @@ def edit(
     sweeps = [s if isinstance(s, Sweep) else parse_sweep(s) for s in _as_list(sweep)]
     if output is not None:
         wants_video = bool(sweeps) and not grid
-        check_output_path(output, VIDEO_OUTPUTS if wants_video else IMAGE_OUTPUTS)
+        check_output_path(
+            output,
+            VIDEO_OUTPUTS if wants_video else IMAGE_OUTPUTS,
+            inputs=(source, source_coeffs, expression_from),
+        )
     options = RuntimeOptions(
         device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
     )

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -23,10 +24,18 @@ IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 AudioLike = str | os.PathLike[str] | tuple[np.ndarray, int] | None
 
 
-def check_output_path(path: str | os.PathLike[str], suffixes: Sequence[str], *, what: str = "output") -> Path:
+def check_output_path(
+    path: str | os.PathLike[str],
+    suffixes: Sequence[str],
+    *,
+    what: str = "output",
+    inputs: Sequence[Any] = (),
+) -> Path:
     """Fail before any work when `path` cannot be written: wrong suffix, missing or read-only folder,
-    or an existing directory. Returns the path."""
+    an existing directory, or one of `inputs` (file paths; other values are ignored) under any name.
+    Returns the path."""
     path = Path(path)
+    refuse_input_as_output(path, inputs, what=what)
     if path.suffix.lower() not in suffixes:
         raise InputError(f"{what} {path}: expected a file ending in {', '.join(suffixes)}")
     parent = path.parent if str(path.parent) else Path(".")
@@ -37,6 +46,18 @@ def check_output_path(path: str | os.PathLike[str], suffixes: Sequence[str], *, 
     if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise InputError(f"{what} {path}: not writable")
     return path
+
+
+def refuse_input_as_output(path: Path, inputs: Sequence[Any], *, what: str = "output") -> None:
+    """An output that is an input (the same path, a symlink to it, a hard link, `./x` for `x`) would
+    destroy the input: a one-line InputError instead."""
+    if not path.exists():
+        return
+    for item in inputs:
+        if not isinstance(item, str | os.PathLike) or not Path(item).exists():
+            continue
+        if os.path.samefile(path, item):
+            raise InputError(f"{what} {path} is the input {item}; choose another output path")
 
 
 @dataclass

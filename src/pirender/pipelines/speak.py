@@ -223,7 +223,7 @@ def speak(
     """
     if output is not None:
         for path in separate_paths(output, samples if separate else 1):
-            check_output_path(path, VIDEO_OUTPUTS)
+            check_output_path(path, VIDEO_OUTPUTS, inputs=(source, audio, pose_from, source_coeffs))
     options = RuntimeOptions(
         device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
     )

@@ -79,7 +79,7 @@ class TrainConfig:
     # Train mapping.first on standardized coefficients: an exact reparametrization folded away on
     # export (training/standardize.py). Not in the official recipe; the SynthHead presets use it.
     standardize_coeffs: bool = False
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 = autocast on CUDA only
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 = autocast (CUDA, or a CPU with native bf16)
     device: str = "auto"  # auto | cpu | cuda
     checkpoint_every: int = 20_000  # steps between training_state.pt saves
     keep_checkpoints: int = 3  # newest kept; older ones deleted

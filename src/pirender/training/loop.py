@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from pirender.data.pairs import PairDataset, StepBatchSampler
+from pirender.engine.core import bf16_supported
 from pirender.errors import InputError, PirenderError
 from pirender.losses.perceptual import PerceptualLoss, build_losses
 from pirender.models.renderer import PIRenderer
@@ -113,8 +114,11 @@ def train(
 
 
 def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_s, progress) -> TrainResult:
-    if config.precision == "bf16" and env.device.type != "cuda":
-        raise InputError("precision=bf16 is autocast on CUDA only; use precision=fp32 on CPU")
+    if config.precision == "bf16" and not bf16_supported(env.device):
+        raise InputError(
+            f"precision=bf16: this {env.device.type} has no native bf16 (emulated bf16 is slower than fp32); "
+            "use precision=fp32"
+        )
     if not config.data.path:
         raise InputError("data.path is not set: pass --data.path LMDB_DIR (or --set data.path=...)")
     run_dir = Path(config.run_dir)
@@ -285,9 +289,7 @@ def train_step(
     driving = torch.cat([batch["target_coeffs"], batch["source_coeffs"]]).to(device)  # (2B, 73, 2r+1)
     truth = torch.cat([target, source])
     autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if config.precision == "bf16" and device.type == "cuda"
-        else nullcontext()
+        torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16" else nullcontext()
     )
     with autocast:
         out = model(images, driving, warp_only=stage.warp_only)
