@@ -82,11 +82,17 @@ def main() -> None:
         "pose damped x0.5": (calm, dict(pose_scale=0.5)),
         "eyes closed 0.35-0.6": (
             eyes,
-            dict(exp={k: keys([(0.3, 0), (0.35, 1), (0.6, 1), (0.65, 0)]) for k in ("blink_left", "blink_right")}),
+            dict(
+                exp={
+                    k: keys([(0.3, 0), (0.35, 1), (0.6, 1), (0.65, 0)]) for k in ("blink_left", "blink_right")
+                }
+            ),
         ),
         "dub (new speech)": (dubbed, None),
     }
-    print(f"identity {args.identity}, {T} frames at 128 px, clip seed {args.seed}, speech seed {args.speech_seed}")
+    print(
+        f"identity {args.identity}, {T} frames at 128 px, clip seed {args.seed}, speech seed {args.speech_seed}"
+    )
     print("| edit | output vs edited truth (dB) | input vs edited truth (dB) | flicker output / truth | s |")
     print("|---|---|---|---|---|")
     for name, (motion, kwargs) in cases.items():
@@ -105,7 +111,9 @@ def main() -> None:
             outside = ~np.broadcast_to(region, out.shape[:3])
             opening = load_extractor(None).extract(list(out))[:, C["jaw_open"]]
             r = np.corrcoef(opening, speech.mouth_open[:T])[0, 1]
-            r_in = np.corrcoef(load_extractor(None).extract(list(inp))[:, C["jaw_open"]], speech.mouth_open[:T])[0, 1]
+            r_in = np.corrcoef(
+                load_extractor(None).extract(list(inp))[:, C["jaw_open"]], speech.mouth_open[:T]
+            )[0, 1]
             print(
                 f"dub: mouth opening read off the output vs the new speech's true track r = {r:.3f} "
                 f"(input: r = {r_in:.3f}); PSNR to the input outside the dubbed region {psnr(out, inp, outside):.2f} dB "
