@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from pirender.pipelines.dub import dub
     from pirender.pipelines.output import VIDEO_OUTPUTS, check_output_path
     from pirender.pipelines.source import is_video
-    from pirender.pipelines.video_edits import build_video_edit
+    from pirender.pipelines.video_edits import build_video_edit, expression_space
 
     if (args.audio is None) == (args.mouth_from is None):
         raise InputError("give exactly one of --audio SPEECH or --mouth-from VIDEO|MOTION")
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.temperature < float("inf"):
         raise InputError(f"--temperature must be a finite value >= 0, got {args.temperature}")
     runtime = common.runtime_kwargs(args)
-    space = "deep3d" if runtime["extractor"].kind == "deep3d" else "synthhead"
+    space = expression_space(runtime["extractor"])
     build_video_edit(exp=args.exp, pose_scale=args.pose_scale, pose_still=args.pose_still, space=space)
     path = dub(
         args.source,

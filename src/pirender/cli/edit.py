@@ -184,7 +184,7 @@ def _edit_video(args: argparse.Namespace) -> int:
     """`pirender edit --source VIDEO`: every frame edited with itself as the source."""
     from pirender.pipelines.dub import edit_video
     from pirender.pipelines.output import VIDEO_OUTPUTS, check_output_path
-    from pirender.pipelines.video_edits import build_video_edit
+    from pirender.pipelines.video_edits import build_video_edit, expression_space
 
     if args.output is None:
         raise InputError("the following argument is required: -o/--output")
@@ -199,7 +199,7 @@ def _edit_video(args: argparse.Namespace) -> int:
         ("source", args.source), ("mouth take", args.mouth_from), ("renderer", args.renderer)
     )
     runtime = common.runtime_kwargs(args)
-    space = "deep3d" if runtime["extractor"].kind == "deep3d" else "synthhead"
+    space = expression_space(runtime["extractor"])
     # Everything typed is parsed (and rejected) before a model is loaded.
     build_video_edit(
         exp=args.exp, yaw=args.yaw, pitch=args.pitch, roll=args.roll, preset=args.preset,

@@ -39,7 +39,7 @@ from pirender.pipelines.models import (
 from pirender.pipelines.output import VIDEO_OUTPUTS, AudioLike, RenderedVideo, check_output_path
 from pirender.pipelines.source import CropMode
 from pirender.pipelines.video_edit import VideoAnalysis, VideoEditPipeline
-from pirender.pipelines.video_edits import VideoEdit, build_video_edit, group_columns
+from pirender.pipelines.video_edits import VideoEdit, build_video_edit, expression_space, group_columns
 
 SILENCE_DB = 35.0  # a frame this far below the loudest frame is silence
 SILENCE_FADE_FRAMES = 2.0  # Gaussian sigma (frames) of the mouth's close/open fade at silence
@@ -125,8 +125,7 @@ class DubPipeline:
 
     @property
     def space(self) -> str:
-        extractor = self.editor.extractor
-        return "deep3d" if extractor is not None and extractor.kind == "deep3d" else "synthhead"
+        return expression_space(self.editor.extractor)
 
     def __call__(
         self,
@@ -237,11 +236,17 @@ def edit_video(
     options = RuntimeOptions(
         device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
     )
-    space = "deep3d" if extractor is not None and extractor.kind == "deep3d" else "synthhead"
+    space = expression_space(extractor)
     recipe = build_video_edit(
         exp=exp, yaw=yaw, pitch=pitch, roll=roll, preset=preset, preset_strength=preset_strength,
         pose_scale=pose_scale, pose_still=pose_still, hold=hold, space=space,
     )  # fmt: skip
+    if mouth_from is None and Path(video).is_file():  # a keyframe past the end fails before any model loads
+        from pirender.media.video import is_video_path, probe_video
+
+        if is_video_path(video):
+            info = probe_video(video)
+            recipe.check_length(info.num_frames, info.fps)
     dubber = DubPipeline.from_pretrained(
         renderer, options=options, extractor=extractor, size=size, need_audio_model=False
     )
@@ -293,7 +298,7 @@ def dub(
     options = RuntimeOptions(
         device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
     )
-    space = "deep3d" if extractor is not None and extractor.kind == "deep3d" else "synthhead"
+    space = expression_space(extractor)
     recipe = build_video_edit(exp=exp, pose_scale=pose_scale, pose_still=pose_still, space=space)
     pipeline = DubPipeline.from_pretrained(
         renderer,

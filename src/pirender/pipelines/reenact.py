@@ -207,7 +207,9 @@ def reenact(
         Without: a lazy RenderedVideo (iterate it for frames, `.to_array()`, `.save(path)`).
     """
     if output is not None:
-        check_output_path(output, VIDEO_OUTPUTS, inputs=(source, driving, source_coeffs, audio))  # before any model is loaded or frame rendered
+        check_output_path(
+            output, VIDEO_OUTPUTS, inputs=(source, driving, source_coeffs, audio)
+        )  # before any model is loaded or frame rendered
     options = RuntimeOptions(
         device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
     )

@@ -231,13 +231,7 @@ class VideoEditPipeline(RendererPipeline):
         order = np.arange(analysis.num_frames) if order is None else np.asarray(order, dtype=int)
         if len(order) == 0 or order.min() < 0 or order.max() >= analysis.num_frames:
             raise InputError(f"frame order must index the video's {analysis.num_frames} frames")
-        last = edit.last_keyframe()
-        duration = len(order) / analysis.fps
-        if last > duration + 1e-6:
-            raise InputError(
-                f"a keyframe at {last:g} s lies beyond the end of the output ({duration:.2f} s, "
-                f"{len(order)} frames at {analysis.fps:g} fps)"
-            )
+        edit.check_length(len(order), analysis.fps)
         own = analysis.coeffs[order]
         edited = edit.apply(own, analysis.fps, mouth=mouth)
         found = analysis.found[order]

@@ -33,7 +33,7 @@ import numpy as np
 
 from pirender.errors import InputError
 from pirender.motion.coeffs import ANGLE, EXP, TRANS
-from pirender.pipelines.edits import POSE_PARAMS, Preset, expression_slot, load_preset
+from pirender.pipelines.edits import POSE_PARAMS, Preset, _finite, expression_slot, load_preset
 from pirender.synth.expression import EXPRESSION_CONTROLS
 
 ANGLE_NAMES = ("pitch", "yaw", "roll")
@@ -68,6 +68,11 @@ def group_columns(group: str, space: str = "synthhead") -> np.ndarray:
 
 
 GROUPS = ("mouth", "eyes", "expression", "pose")
+
+
+def expression_space(extractor: object | None) -> str:
+    """The expression basis an extractor's coefficients are in: "deep3d" or "synthhead"."""
+    return "deep3d" if getattr(extractor, "kind", None) == "deep3d" else "synthhead"
 
 
 @dataclass(frozen=True)
@@ -111,16 +116,6 @@ def parse_keyframes(text: str | float, *, what: str) -> Keyframes:
     return Keyframes(tuple(times), tuple(values))
 
 
-def _finite(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"{what}: {text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise InputError(f"{what}: value must be finite, got {text}")
-    return value
-
-
 @dataclass(frozen=True)
 class VideoEdit:
     """What to change in every frame of a video (order in the module docstring)."""
@@ -139,6 +134,15 @@ class VideoEdit:
         if self.preset is not None:
             tracks.append(self.preset_strength)
         return max((k.last_time for k in tracks), default=0.0)
+
+    def check_length(self, num_frames: int, fps: float) -> None:
+        """InputError when a keyframe lies beyond the end of an output of num_frames at fps."""
+        last, duration = self.last_keyframe(), num_frames / fps
+        if last > duration + 1e-6:
+            raise InputError(
+                f"a keyframe at {last:g} s lies beyond the end of the output ({duration:.2f} s, "
+                f"{num_frames} frames at {fps:g} fps)"
+            )
 
     def is_identity(self) -> bool:
         return not (self.exp or self.pose or self.preset is not None or self.hold) and self.pose_scale == 1.0
@@ -235,6 +239,7 @@ __all__ = [
     "Keyframes",
     "VideoEdit",
     "build_video_edit",
+    "expression_space",
     "group_columns",
     "parse_keyframes",
 ]
