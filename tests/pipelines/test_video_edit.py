@@ -196,3 +196,40 @@ def test_paste_back_alpha_zero_keeps_the_frame_exactly() -> None:
     changed = np.any(transform.paste_back(frame, crop, alpha=alpha) != frame, axis=2)
     rows, cols = np.nonzero(changed)
     assert changed.any() and rows.min() > 30 and rows.max() < 60 and cols.min() > 45 and cols.max() < 76
+
+
+def test_official_format_checkpoint_dubs_a_non_square_video_at_256(tmp_path: Path) -> None:
+    """The whole dub (face tracking, extraction, audio flow, two renders a frame, paste-back) with an
+    official-format checkpoint of the official architecture (random weights) at 256 px."""
+    pytest.importorskip("mediapipe")
+    import torch
+    from skimage import data
+
+    from pirender.weights.official import to_official_name
+
+    torch.manual_seed(0)
+    config = pirender.RendererConfig()
+    model = pirender.PIRenderer(config)
+    state = {to_official_name(k, config): v for k, v in model.state_dict().items()}
+    torch.save({"net_G_ema": state}, tmp_path / "epoch_00190_checkpoint.pt")
+    face = data.astronaut()[20:340, 100:420]  # 320 px around the face
+    frames = []
+    for t in range(4):
+        canvas = np.full((400, 560, 3), 90, np.uint8)
+        canvas[40:360, 120 + 2 * t : 440 + 2 * t] = face
+        frames.append(canvas)
+    write_video(tmp_path / "talk.mp4", frames, fps=12.5)
+    speech = (0.3 * np.sin(2 * np.pi * 200 * np.arange(8000) / 16000)).astype(np.float32)
+    soundfile.write(tmp_path / "line.wav", speech, 16000)  # 0.5 s: 6 frames, so the video ping-pongs
+    out = pirender.dub(
+        tmp_path / "talk.mp4",
+        str(tmp_path / "line.wav"),
+        renderer=tmp_path / "epoch_00190_checkpoint.pt",
+        size=256,
+        output=tmp_path / "dubbed.mp4",
+    )
+    info = probe_video(out)
+    assert (info.num_frames, info.width, info.height, info.has_audio) == (6, 560, 400, True)
+    # Outside the face's crop the frame is the input's (up to the H.264 round trip).
+    got, want = read_video_frames(out)[0].astype(int), np.asarray(frames[0], dtype=int)
+    assert np.abs(got[:, :60] - want[:, :60]).mean() < 3
