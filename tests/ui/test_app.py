@@ -201,6 +201,72 @@ def test_events_sweep_reenact_and_speak_write_videos(app_models, tmp_path: Path)
         _call(app, "on_speak", state, str(speech), 9, 0.5, 1)
 
 
+def _speech_wav(path: Path, seconds: float = 0.25) -> Path:
+    rate = 16000
+    t = np.arange(int(rate * seconds)) / rate
+    samples = (0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.tobytes())
+    return path
+
+
+def test_video_tab_edits_and_dubs_an_uploaded_video(app_models, tmp_path: Path) -> None:
+    """The Video tab: every frame edited with its audio kept; dubbed to a speech as long as it."""
+    import dataclasses
+
+    import gradio as gr
+
+    from pirender.media.video import probe_video, read_video_frames, write_video
+    from pirender.ui.app import build_app
+    from pirender.ui.handlers import AppModels, Limits
+    from pirender.ui.video import NO_VIDEO
+
+    from .conftest import gradient_image
+
+    frames = [np.roll(gradient_image(64, 64, 3), 2 * t, axis=1) for t in range(8)]
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, frames, fps=12.5, audio=str(_speech_wav(tmp_path / "own.wav", 0.64)))
+    speech = _speech_wav(tmp_path / "speech.wav", 1.2)  # 15 frames at 12.5 fps: ping-pong past the end
+    app = build_app(app_models)
+
+    unchanged = _call(app, "on_video_edit", str(clip), "", "1", "", 1.0, False)
+    assert probe_video(unchanged).num_frames == 8  # no edit: the frames themselves
+    edited = _call(app, "on_video_edit", str(clip), "smile", "0@0s,1@0.3s", "jaw_open=0.5", 1.0, False)
+    info = probe_video(edited)
+    assert (info.num_frames, info.width, info.has_audio) == (8, 64, True)
+    before, after = read_video_frames(unchanged), read_video_frames(edited)
+    assert np.abs(before.astype(int) - after).mean() > 1.0
+    dubbed = _call(app, "on_video_dub", str(clip), str(speech), 3)
+    info = probe_video(dubbed)
+    assert info.has_audio and info.num_frames == 15
+
+    for inputs, message in [
+        ((None, "", "1", "", 1.0, False), NO_VIDEO),
+        ((str(speech), "", "1", "", 1.0, False), "not a video file"),
+        ((str(clip), "smile", "lots", "", 1.0, False), "strength"),
+        ((str(clip), "", "1", "smile", 1.0, False), "NAME=VALUE"),
+        ((str(clip), "", "1", "", 3.0, False), "pose scale"),
+        ((str(clip), "", "1", "smile=1@9s", 1.0, False), "beyond|past|end"),
+    ]:
+        with pytest.raises(gr.Error, match=message) as error:
+            _call(app, "on_video_edit", *inputs)
+        assert "\n" not in error.value.message
+    with pytest.raises(gr.Error, match="No speech"):
+        _call(app, "on_video_dub", str(clip), None, 0)
+    small = AppModels(
+        **{f.name: getattr(app_models, f.name) for f in dataclasses.fields(AppModels) if f.init},
+    )
+    small.limits = Limits(max_frames=6)
+    short = build_app(small)
+    with pytest.raises(gr.Error, match="at most 6"):
+        _call(short, "on_video_edit", str(clip), "", "1", "", 1.0, False)
+    with pytest.raises(gr.Error, match="at most"):
+        _call(short, "on_video_dub", str(clip), str(speech), 0)
+
+
 def test_cli_reports_a_missing_renderer_in_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

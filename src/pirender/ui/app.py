@@ -1,9 +1,12 @@
-"""The web app: `build_app(models) -> gradio.Blocks`, three tabs over one source portrait.
+"""The web app: `build_app(models) -> gradio.Blocks`, three tabs over one source portrait and one
+over an uploaded video.
 
 * Edit: pose and expression sliders with a live preview (re-rendered when a slider is released),
   presets, raw expression slots, PNG download, a sweep video.
 * Reenact: a driving video or motion file, relative or absolute motion, the result with its audio.
 * Speak: an uploaded or recorded speech, K sampled motions, one video each.
+* Video: edit every frame of an uploaded video (preset with a keyframed strength, expression offsets,
+  head-motion damping) or dub it to a new speech; each frame is its own source (`ui.video`).
 
 Layout and wiring only: the work is done by `pirender.ui.handlers`, which calls the pipelines.
 Nothing happens at import; gradio is imported by `build_app` after the offline settings are in place.
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pirender.errors import PirenderError
-from pirender.ui import handlers
+from pirender.ui import handlers, video
 from pirender.ui.handlers import AppModels, EditValues, Portrait
 from pirender.ui.launch import configure_offline
 
@@ -36,6 +39,11 @@ INTRO = (
     "imitate a driving video, or make it speak. Everything runs on this machine."
 )
 NO_SOURCE = "No source portrait: upload an image or pick a demo identity first."
+VIDEO_TYPES = [".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"]
+VIDEO_INTRO = (
+    "Edit or dub a whole video: every frame is its own source and only what you change changes "
+    "(the portrait on the left is not used here)."
+)
 DRIVING_TYPES = [".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".npz", ".mat", ".txt"]
 
 
@@ -243,6 +251,52 @@ def build_app(models: AppModels) -> gr.Blocks:
                             speak_gallery = gr.Gallery(
                                 label="Results (one video per sample)", columns=2, elem_id="speak-videos"
                             )
+                    with gr.Tab("Video", id="video"):
+                        gr.Markdown(VIDEO_INTRO)
+                        with gr.Row():
+                            with gr.Column():
+                                video_in = gr.File(
+                                    label="Video to edit or dub", file_types=VIDEO_TYPES, elem_id="video-in"
+                                )
+                                video_preset = gr.Dropdown(
+                                    [("none", ""), *presets],
+                                    value="",
+                                    label="Expression preset",
+                                    elem_id="video-preset",
+                                )
+                                video_strength = gr.Textbox(
+                                    "1",
+                                    label="Preset strength",
+                                    info="a number, or keyframes: 0@0s,1@1s,1@3s,0@4s (linear between)",
+                                    elem_id="video-strength",
+                                )
+                                video_exp = gr.Textbox(
+                                    label="Expression offsets",
+                                    placeholder="smile=0.5; brow_raise=0@0s,1@2s",
+                                    elem_id="video-exp",
+                                )
+                                video_pose_scale = gr.Slider(
+                                    *video.POSE_SCALE_RANGE,
+                                    value=1.0,
+                                    step=0.05,
+                                    label="Head motion scale (0.5 halves it)",
+                                    buttons=[],
+                                )
+                                video_pose_still = gr.Checkbox(
+                                    False, label="Hold the first frame's head pose"
+                                )
+                                video_edit_button = gr.Button(
+                                    "Edit video", variant="primary", elem_id="video-edit"
+                                )
+                                video_speech = gr.Audio(
+                                    label="New speech, to dub the video to",
+                                    sources=["upload", "microphone"],
+                                    type="filepath",
+                                    elem_id="video-speech",
+                                )
+                                video_seed = gr.Number(0, precision=0, label="Seed (the mouth's motion)")
+                                video_dub_button = gr.Button("Dub video", elem_id="video-dub")
+                            video_out = gr.Video(label="Result", interactive=False, elem_id="video-out")
 
         pose_sliders = list(pose.values())
         expression_sliders = list(expression.values())
@@ -435,6 +489,48 @@ def build_app(models: AppModels) -> gr.Blocks:
         speak_button.click(
             on_speak, [portrait_state, speech, samples, temperature, speak_seed], speak_gallery
         )
+
+        # -- events: video --------------------------------------------------------------------------
+        @user_errors
+        def on_video_edit(
+            video_path: str | None,
+            preset_name: str,
+            preset_strength: str,
+            exp_text: str,
+            pose_scale: float,
+            pose_still: bool,
+            progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+        ) -> str:
+            return str(
+                video.edit_uploaded_video(
+                    models,
+                    video_path,
+                    preset=preset_name or None,
+                    strength=str(preset_strength or "1"),
+                    exp_text=str(exp_text or ""),
+                    pose_scale=float(pose_scale),
+                    pose_still=bool(pose_still),
+                    progress=True,
+                )
+            )
+
+        @user_errors
+        def on_video_dub(
+            video_path: str | None,
+            audio_path: str | None,
+            seed: float | None,
+            progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
+        ) -> str:
+            return str(
+                video.dub_uploaded_video(models, video_path, audio_path, seed=int(seed or 0), progress=True)
+            )
+
+        video_edit_button.click(
+            on_video_edit,
+            [video_in, video_preset, video_strength, video_exp, video_pose_scale, video_pose_still],
+            video_out,
+        )
+        video_dub_button.click(on_video_dub, [video_in, video_speech, video_seed], video_out)
     return app
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from pirender.errors import InputError
 from pirender.motion.coeffs import EXP
 from pirender.motion.crop import CropTransform
+from pirender.pipelines.dub import DubPipeline
 from pirender.pipelines.edit import EditPipeline
 from pirender.pipelines.edits import (
     POSE_PARAMS,
@@ -48,6 +49,7 @@ from pirender.pipelines.source import (
     source_coefficients,
 )
 from pirender.pipelines.speak import SpeakPipeline
+from pirender.pipelines.video_edit import VideoEditPipeline
 
 CropChoice = Literal["auto", "face", "whole"]
 CROP_CHOICES: dict[str, str] = {
@@ -105,6 +107,7 @@ class AppModels:
     _edit: EditPipeline | None = field(default=None, init=False, repr=False)
     _reenact: ReenactPipeline | None = field(default=None, init=False, repr=False)
     _speak: SpeakPipeline | None = field(default=None, init=False, repr=False)
+    _dub: DubPipeline | None = field(default=None, init=False, repr=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False, repr=False)
 
     def edit_pipeline(self) -> EditPipeline:
@@ -134,6 +137,22 @@ class AppModels:
                     size=edit.image_size,
                 )
             return self._speak
+
+    def dub_pipeline(self) -> DubPipeline:
+        """Video edit and dub (the Video tab), on the same engine and audio motion model."""
+        speak = self.speak_pipeline()
+        with self._lock:
+            if self._dub is None:
+                edit = self.edit_pipeline()
+                editor = VideoEditPipeline(
+                    edit.engine,
+                    edit.image_size,
+                    self.extractor,
+                    edit.device,
+                    synthetic_only=edit.synthetic_only,
+                )
+                self._dub = DubPipeline(editor, speak.motion_model)
+            return self._dub
 
     @property
     def image_size(self) -> int:
