@@ -70,7 +70,7 @@ def test_gan_off_leaves_the_run_unchanged(synth_lmdb: Path, tmp_path: Path) -> N
     ("key", "value"),
     [("loss.gan_weight", "-1"), ("loss.pixel_weight", "nan"), ("loss.feature_matching_weight", "inf"),
      ("loss.disc_scales", "0"), ("optim.disc_lr", "-0.1"), ("loss.gan_mode", "wgan"),
-     ("loss.expression_weight", "-1")],
+     ("loss.expression_weight", "-1"), ("loss.region_weight", "nan")],
 )  # fmt: skip
 def test_a_bad_loss_setting_is_a_one_line_error(
     synth_lmdb: Path, tmp_path: Path, key: str, value: str, capsys
@@ -169,11 +169,28 @@ def test_the_expression_loss_grows_with_the_expression_difference_and_has_a_grad
 
 
 @needs_extractor
+def test_the_region_loss_sees_the_mouth_and_not_the_background() -> None:
+    loss = ExpressionLoss.load()
+    closed, coeffs = _render(0.0)
+    opened, _ = _render(1.0)
+    assert loss.region(closed, closed, coeffs).item() == 0.0
+    moved_mouth = loss.region(opened, closed, coeffs).item()
+    background = closed.clone()
+    background[..., :, :12] = -1.0  # a strip at the left edge, far from the mouth and the eyes
+    assert moved_mouth > 0.01
+    assert loss.region(background, closed, coeffs).item() == 0.0
+    image = opened.clone().requires_grad_(True)
+    loss.region(image, closed, coeffs).backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0
+
+
+@needs_extractor
 def test_an_expression_run_resumes_exactly(synth_lmdb: Path, tmp_path: Path) -> None:
-    steps = {"total_steps": 4, "warp_steps": 2, "checkpoint_every": 100, "loss.expression_weight": "1"}
+    steps = {"total_steps": 4, "warp_steps": 2, "checkpoint_every": 100, "loss.expression_weight": "1",
+             "loss.region_weight": "1"}  # fmt: skip
     reference = train(tiny_config(synth_lmdb, tmp_path / "a", **steps), progress=False)
-    plain = train(tiny_config(synth_lmdb, tmp_path / "p", **{**steps, "loss.expression_weight": "0"}),
-                  progress=False)  # fmt: skip
+    off = {"loss.expression_weight": "0", "loss.region_weight": "0"}
+    plain = train(tiny_config(synth_lmdb, tmp_path / "p", **{**steps, **off}), progress=False)
     train(tiny_config(synth_lmdb, tmp_path / "b", **steps), stop_at_step=3, progress=False)
     train(tiny_config(synth_lmdb, tmp_path / "b", **steps), resume=tmp_path / "b", progress=False)
     state, resumed = ckpt.load_training_state(reference.run_dir), ckpt.load_training_state(tmp_path / "b")

@@ -9,6 +9,11 @@ mouth, the eyes and brows), whose windows are placed with the truth's pose. The 
 the extractor's normalised outputs (each control in units of its training std), so every control
 counts alike whatever its range; comparing with the extractor on the truth (not with the commanded
 values) leaves its own bias out.
+
+`region` is the plain pixel counterpart (`loss.region_weight`): L1 between the output's and the
+truth's windows of those branches (frontalised views of the mouth, the eyes and brows, placed with
+the truth's pose), so the few pixels that carry an expression (the open mouth's teeth and cavity, a
+closed lid) weigh as much as the rest of the image does in the whole-image terms.
 """
 
 from __future__ import annotations
@@ -60,3 +65,17 @@ class ExpressionLoss(nn.Module):
         with torch.no_grad():
             reference = self.controls(truth.float(), placement)
         return (self.controls(image.float(), placement) - reference).abs().mean()
+
+    def region(self, image: torch.Tensor, truth: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
+        """image, truth: (B, 3, H, W) in [-1, 1]; coeffs: (B, 73) the truth's -> scalar: the mean over
+        branches of the L1 between their windows of the two images."""
+        placement = coeffs.detach().float().cpu().numpy()
+        terms = []
+        for branch in self.net.config.branches:
+            out = cut_windows(_resize(image.float(), branch.frame_size), placement, branch)
+            with torch.no_grad():
+                ref = cut_windows(_resize(truth.float(), branch.frame_size), placement, branch)
+            terms.append((out - ref).abs().mean())
+        if not terms:
+            raise ValueError("the extractor has no window branches: the region term has nothing to compare")
+        return torch.stack(terms).mean()

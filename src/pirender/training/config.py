@@ -53,6 +53,7 @@ class LossConfig:
     disc_channels: int = 64  # first layer's width (doubles per layer, at most 512)
     # the SynthHead extractor reads the truth's expression controls off the output (losses/expression.py)
     expression_weight: float = 0.0
+    region_weight: float = 0.0  # L1 on the output's mouth and eye windows (the extractor's branches)
     expression_extractor: str = ""  # its .safetensors ("" = the shipped one)
 
 
@@ -109,7 +110,7 @@ class TrainConfig:
             raise InputError("data.batch_size, ema_half_life_steps and checkpoint_every must be positive")
         loss = self.loss
         for name in ("warp_weight", "final_weight", "style_weight", "pixel_weight", "gan_weight",
-                     "feature_matching_weight", "expression_weight"):  # fmt: skip
+                     "feature_matching_weight", "expression_weight", "region_weight"):  # fmt: skip
             value = getattr(loss, name)
             if not (math.isfinite(value) and value >= 0):
                 raise InputError(f"loss.{name} must be a finite number >= 0; got {value!r}")

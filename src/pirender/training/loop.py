@@ -75,6 +75,7 @@ class StepMetrics:
     feature_matching: float
     disc: float
     expression: float
+    region: float
     grad_norm: float
     lr: float
 
@@ -178,7 +179,9 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
         adversary=build_adversary(config, env.device, distributed=env.distributed, local_rank=env.local_rank)
         if config.loss.gan_weight > 0
         else None,
-        expression=_expression_loss(config).to(env.device) if config.loss.expression_weight > 0 else None,
+        expression=_expression_loss(config).to(env.device)
+        if config.loss.expression_weight > 0 or config.loss.region_weight > 0
+        else None,
     )
     if state is not None and extra.adversary is not None and "discriminator" in state:
         extra.adversary.load(state)
@@ -283,7 +286,7 @@ def train_step(
     (source driven by the target's motion -> target) and (target driven by the source's -> source).
     Warp stage: loss = w_warp·PL(warped, truth). Full stage adds w_final·(PL + w_style·Gram)(image, truth),
     and, when configured (not official), w_pixel·L1 pyramid + w_gan·(GAN + w_fm·feature matching) +
-    w_expression·expression consistency on the image, followed by one discriminator step.
+    w_expression·expression consistency + w_region·mouth/eye-window L1 on the image, followed by one discriminator step.
     """
     extra = extra or _ExtraLosses()
     device = env.device
@@ -298,7 +301,7 @@ def train_step(
         out = model(images, driving, warp_only=stage.warp_only)
         warp = warp_loss(out.warped_image, truth)
         loss = config.loss.warp_weight * warp.total
-        final_p = final_s = pixel = gan = fm = disc = expression = loss.new_zeros(())
+        final_p = final_s = pixel = gan = fm = disc = expression = region = loss.new_zeros(())
         if not stage.warp_only:
             final = final_loss(out.image, truth)
             loss = loss + config.loss.final_weight * final.total
@@ -309,10 +312,13 @@ def train_step(
             if extra.adversary is not None:
                 gan, fm = extra.adversary.generator_terms(out.image.float(), truth)
                 loss = loss + config.loss.gan_weight * (gan + extra.adversary.feature_matching_weight * fm)
-            if extra.expression is not None:
-                centre = driving[:, :, driving.shape[-1] // 2]  # the truth's own coefficients
+            centre = driving[:, :, driving.shape[-1] // 2]  # the truth's own coefficients
+            if config.loss.expression_weight > 0 and extra.expression is not None:
                 expression = extra.expression(out.image, truth, centre)
                 loss = loss + config.loss.expression_weight * expression
+            if config.loss.region_weight > 0 and extra.expression is not None:
+                region = extra.expression.region(out.image, truth, centre)
+                loss = loss + config.loss.region_weight * region
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -324,7 +330,7 @@ def train_step(
     if extra.adversary is not None and not stage.warp_only:
         with autocast:
             disc = extra.adversary.step(out.image.float(), truth)
-    terms = (loss, warp.total, final_p, final_s, pixel, gan, fm, disc, expression, grad_norm)
+    terms = (loss, warp.total, final_p, final_s, pixel, gan, fm, disc, expression, region, grad_norm)
     values = torch.stack([t.detach().float() for t in terms])
     return StepMetrics(*values.cpu().tolist(), lr=lr)
 
@@ -342,7 +348,9 @@ def _expression_loss(config: TrainConfig) -> ExpressionLoss:
     try:
         return ExpressionLoss.load(config.loss.expression_extractor)
     except CheckpointError as e:
-        raise InputError(f"loss.expression_weight > 0 needs the SynthHead extractor: {e}") from None
+        raise InputError(
+            f"loss.expression_weight and region_weight need the SynthHead extractor: {e}"
+        ) from None
 
 
 def _enter_stage(model: PIRenderer, stage: Stage, config: TrainConfig, env: DistEnv):
@@ -473,8 +481,9 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, env: DistEnv, *, backbo
 
 def _log_scalars(writer, env, step, m: StepMetrics, rate, stage, total_steps, print_line) -> None:
     names = ("total", "warp_perceptual", "final_perceptual", "final_style", "final_pixel", "gan",
-             "feature_matching", "discriminator", "expression")  # fmt: skip
-    raw = [m.total, m.warp, m.final, m.style, m.pixel, m.gan, m.feature_matching, m.disc, m.expression]
+             "feature_matching", "discriminator", "expression", "region")  # fmt: skip
+    raw = [m.total, m.warp, m.final, m.style, m.pixel, m.gan, m.feature_matching, m.disc, m.expression,
+           m.region]  # fmt: skip
     values = mean_across(torch.tensor(raw, device=env.device), env).tolist()
     if not env.is_main:
         return
@@ -496,10 +505,11 @@ def _log_scalars(writer, env, step, m: StepMetrics, rate, stage, total_steps, pr
 
 
 def _extra_text(values: list[float]) -> str:
-    pixel, gan, fm, disc, expression = values[4:9]
+    pixel, gan, fm, disc, expression, region = values[4:10]
     text = f" pixel {pixel:.4f}" if pixel else ""
     text += f" gan {gan:.3f} fm {fm:.4f} D {disc:.3f}" if disc else ""
-    return text + (f" expression {expression:.4f}" if expression else "")
+    text += f" expression {expression:.4f}" if expression else ""
+    return text + (f" region {region:.4f}" if region else "")
 
 
 @torch.no_grad()
