@@ -233,3 +233,31 @@ def test_official_format_checkpoint_dubs_a_non_square_video_at_256(tmp_path: Pat
     # Outside the face's crop the frame is the input's (up to the H.264 round trip).
     got, want = read_video_frames(out)[0].astype(int), np.asarray(frames[0], dtype=int)
     assert np.abs(got[:, :60] - want[:, :60]).mean() < 3
+
+
+def test_frames_without_a_face_pass_through_and_are_counted(assets: dict[str, Path], tmp_path: Path) -> None:
+    """A real photograph's face in frames 0-3 and 6-7, an empty wall in frames 4-5; a video with no
+    face at all is a one-line error."""
+    pytest.importorskip("mediapipe")
+    from skimage import data
+
+    from pirender.pipelines.video_edit import FacelessFramesWarning
+
+    face = data.astronaut()[20:340, 100:420]
+    frames = []
+    for t in range(8):
+        canvas = np.full((360, 480, 3), 90, np.uint8)
+        if t not in (4, 5):
+            canvas[20:340, 80 + 2 * t : 400 + 2 * t] = face
+        frames.append(canvas)
+    write_video(tmp_path / "talk.mp4", frames, fps=FPS)
+    with pytest.warns(FacelessFramesWarning, match="no face in 2 of 8 frames"):
+        video = pirender.edit_video(tmp_path / "talk.mp4", exp={"smile": 2.0}, renderer=assets["renderer"],
+                                    size=SIZE, mask=ChangeMaskConfig(low=0.0, high=1e-3))  # fmt: skip
+    out, inp = video.to_array(), read_video_frames(tmp_path / "talk.mp4")
+    assert np.array_equal(out[4:6], inp[4:6])  # passed through bit for bit
+    assert not np.array_equal(out[0], inp[0])  # the face frames are edited
+    write_video(tmp_path / "wall.mp4", [np.full((360, 480, 3), 90, np.uint8)] * 4, fps=FPS)
+    with pytest.raises(InputError, match="face") as info:
+        pirender.edit_video(tmp_path / "wall.mp4", exp={"smile": 1.0}, renderer=assets["renderer"], size=SIZE)
+    assert "\n" not in str(info.value)

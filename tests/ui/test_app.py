@@ -267,6 +267,24 @@ def test_video_tab_edits_and_dubs_an_uploaded_video(app_models, tmp_path: Path) 
         _call(short, "on_video_dub", str(clip), str(speech), 0)
 
 
+def test_video_tab_tells_how_many_frames_had_no_face(app_models, tmp_path: Path) -> None:
+    pytest.importorskip("mediapipe")
+    from skimage import data
+
+    from pirender.media.video import read_video_frames, write_video
+    from pirender.ui.video import edit_uploaded_video
+
+    face = data.astronaut()[20:340, 100:420]  # a real photograph's face; frames 2 and 3 an empty wall
+    frames = [np.full((360, 480, 3), 90, np.uint8) for _ in range(6)]
+    for t in (0, 1, 4, 5):
+        frames[t][20:340, 80 + 2 * t : 400 + 2 * t] = face
+    write_video(tmp_path / "talk.mp4", frames, fps=12.5)
+    result = edit_uploaded_video(app_models, tmp_path / "talk.mp4", exp_text="smile=1")
+    assert result.notice.startswith("no face in 2 of 6 frames") and str(tmp_path) not in result.notice
+    out, inp = read_video_frames(result.path), read_video_frames(tmp_path / "talk.mp4")
+    assert np.array_equal(out[2:4], inp[2:4])
+
+
 def test_cli_reports_a_missing_renderer_in_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

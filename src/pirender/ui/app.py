@@ -491,6 +491,11 @@ def build_app(models: AppModels) -> gr.Blocks:
         )
 
         # -- events: video --------------------------------------------------------------------------
+        def shown(result: video.VideoResult) -> str:
+            if result.notice:
+                gr.Warning(result.notice)
+            return str(result.path)
+
         @user_errors
         def on_video_edit(
             video_path: str | None,
@@ -501,7 +506,7 @@ def build_app(models: AppModels) -> gr.Blocks:
             pose_still: bool,
             progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
         ) -> str:
-            return str(
+            return shown(
                 video.edit_uploaded_video(
                     models,
                     video_path,
@@ -521,7 +526,7 @@ def build_app(models: AppModels) -> gr.Blocks:
             seed: float | None,
             progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008
         ) -> str:
-            return str(
+            return shown(
                 video.dub_uploaded_video(models, video_path, audio_path, seed=int(seed or 0), progress=True)
             )
 

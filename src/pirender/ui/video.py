@@ -9,16 +9,34 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 from pirender.errors import InputError
 from pirender.media.audio import load_audio
 from pirender.media.video import is_video_path, probe_video
+from pirender.pipelines.video_edit import FacelessFramesWarning
 from pirender.pipelines.video_edits import build_video_edit, expression_space
 from pirender.ui.handlers import AppModels
 
 NO_VIDEO = "No video: upload the video to edit or dub first."
 POSE_SCALE_RANGE = (0.0, 1.5)
+
+
+class VideoResult(NamedTuple):
+    """A Video-tab result: the video written, and what the user should be told ("" = nothing)."""
+
+    path: Path
+    notice: str
+
+
+def _faceless_notice(caught: list[warnings.WarningMessage]) -> str:
+    """The pipeline's count of frames without a face, without the server-side file path."""
+    for w in caught:
+        if issubclass(w.category, FacelessFramesWarning):
+            return str(w.message).split(": ", 1)[-1]
+    return ""
 
 
 def parse_exp_text(text: str) -> list[str]:
@@ -50,9 +68,9 @@ def edit_uploaded_video(
     pose_scale: float = 1.0,
     pose_still: bool = False,
     progress: bool = False,
-) -> Path:
+) -> VideoResult:
     """Every frame of the upload edited (offsets/keyframes as `pirender edit --source VIDEO`), its
-    own audio kept; the result's path."""
+    own audio kept."""
     path = _video(models, video)
     if not POSE_SCALE_RANGE[0] <= float(pose_scale) <= POSE_SCALE_RANGE[1]:
         raise InputError(
@@ -70,8 +88,12 @@ def edit_uploaded_video(
     )
     info = probe_video(path)
     recipe.check_length(info.num_frames, info.fps)
-    result = editor(editor.analyse(path), recipe, keep_audio=True)
-    return result.save(models.new_output("video-edit", ".mp4"), progress=progress)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FacelessFramesWarning)
+        result = editor(editor.analyse(path), recipe, keep_audio=True)
+    return VideoResult(
+        result.save(models.new_output("video-edit", ".mp4"), progress=progress), _faceless_notice(caught)
+    )
 
 
 def dub_uploaded_video(
@@ -82,9 +104,9 @@ def dub_uploaded_video(
     seed: int = 0,
     temperature: float = 1.0,
     progress: bool = False,
-) -> Path:
+) -> VideoResult:
     """The upload's mouth following `speech` (the audio motion model), everything else its own; the
-    output is as long as the speech and carries it. The result's path."""
+    output is as long as the speech and carries it."""
     path = _video(models, video)
     if not speech:
         raise InputError("No speech: upload an audio file or record one.")
@@ -96,8 +118,12 @@ def dub_uploaded_video(
             f"the speech is {len(samples) / rate:.1f} s long; this app renders at most "
             f"{models.limits.max_frames / fps:.1f} s"
         )
-    result = pipeline(path, speech, seed=int(seed), temperature=float(temperature))
-    return result.save(models.new_output("dub", ".mp4"), progress=progress)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FacelessFramesWarning)
+        result = pipeline(path, speech, seed=int(seed), temperature=float(temperature))
+    return VideoResult(
+        result.save(models.new_output("dub", ".mp4"), progress=progress), _faceless_notice(caught)
+    )
 
 
-__all__ = ["dub_uploaded_video", "edit_uploaded_video", "parse_exp_text"]
+__all__ = ["VideoResult", "dub_uploaded_video", "edit_uploaded_video", "parse_exp_text"]
