@@ -261,3 +261,44 @@ def test_frames_without_a_face_pass_through_and_are_counted(assets: dict[str, Pa
     with pytest.raises(InputError, match="face") as info:
         pirender.edit_video(tmp_path / "wall.mp4", exp={"smile": 1.0}, renderer=assets["renderer"], size=SIZE)
     assert "\n" not in str(info.value)
+
+
+def test_a_variable_frame_rate_video_is_timed_at_its_average_rate(
+    assets: dict[str, Path], tmp_path: Path
+) -> None:
+    """Frames 40 ms and 120 ms apart in turn: every frame is kept, in order, at the average rate
+    (documented), and keyframe times are positions at that rate."""
+    import fractions
+
+    import av
+
+    path = tmp_path / "vfr.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width = stream.height = SIZE
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = fractions.Fraction(1, 1000)
+        pts = 0
+        for t in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(
+                np.roll(smooth_image(SIZE, SIZE, 0), t, axis=1), format="rgb24"
+            )
+            frame.pts, frame.time_base = pts, fractions.Fraction(1, 1000)
+            pts += 40 if t % 2 == 0 else 120
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    average = probe_video(path).fps
+    assert 12 < average < 15  # 12 frames over 0.88 s
+    video = pirender.edit_video(path, renderer=assets["renderer"], size=SIZE)
+    assert len(video) == FRAMES and video.fps == pytest.approx(average)
+    assert np.array_equal(video.to_array(), read_video_frames(path))
+    last = (FRAMES - 1) / average
+    pirender.edit_video(
+        path, exp={"smile": f"0@0s,1@{last - 0.01:.3f}s"}, renderer=assets["renderer"], size=SIZE
+    )
+    with pytest.raises(InputError, match="beyond|past|end"):
+        pirender.edit_video(
+            path, exp={"smile": f"0@0s,1@{last + 0.5:.3f}s"}, renderer=assets["renderer"], size=SIZE
+        )
