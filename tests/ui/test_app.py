@@ -220,6 +220,7 @@ def test_video_tab_edits_and_dubs_an_uploaded_video(app_models, tmp_path: Path) 
     import gradio as gr
 
     from pirender.media.video import probe_video, read_video_frames, write_video
+    from pirender.pipelines.keep_unchanged import ChangeMaskConfig
     from pirender.ui.app import build_app
     from pirender.ui.handlers import AppModels, Limits
     from pirender.ui.video import NO_VIDEO
@@ -230,7 +231,19 @@ def test_video_tab_edits_and_dubs_an_uploaded_video(app_models, tmp_path: Path) 
     clip = tmp_path / "clip.mp4"
     write_video(clip, frames, fps=12.5, audio=str(_speech_wav(tmp_path / "own.wav", 0.64)))
     speech = _speech_wav(tmp_path / "speech.wav", 1.2)  # 15 frames at 12.5 fps: ping-pong past the end
-    app = build_app(app_models)
+
+    def copy(limits: Limits) -> AppModels:
+        fields = dataclasses.fields(AppModels)
+        return AppModels(
+            **{f.name: getattr(app_models, f.name) for f in fields if f.init and f.name != "limits"},
+            limits=limits,
+        )
+
+    models = copy(app_models.limits)
+    # The tiny test renderer's edits stay under the default change mask (the frame is kept where the
+    # render barely moves); paste every change so the test sees the edit arrive.
+    models.dub_pipeline().editor.mask = ChangeMaskConfig(low=0.0, high=1e-3)
+    app = build_app(models)
 
     unchanged = _call(app, "on_video_edit", str(clip), "", "1", "", 1.0, False)
     assert probe_video(unchanged).num_frames == 8  # no edit: the frames themselves
@@ -256,11 +269,7 @@ def test_video_tab_edits_and_dubs_an_uploaded_video(app_models, tmp_path: Path) 
         assert "\n" not in error.value.message
     with pytest.raises(gr.Error, match="No speech"):
         _call(app, "on_video_dub", str(clip), None, 0)
-    small = AppModels(
-        **{f.name: getattr(app_models, f.name) for f in dataclasses.fields(AppModels) if f.init},
-    )
-    small.limits = Limits(max_frames=6)
-    short = build_app(small)
+    short = build_app(copy(Limits(max_frames=6)))
     with pytest.raises(gr.Error, match="at most 6"):
         _call(short, "on_video_edit", str(clip), "", "1", "", 1.0, False)
     with pytest.raises(gr.Error, match="at most"):
@@ -282,7 +291,8 @@ def test_video_tab_tells_how_many_frames_had_no_face(app_models, tmp_path: Path)
     result = edit_uploaded_video(app_models, tmp_path / "talk.mp4", exp_text="smile=1")
     assert result.notice.startswith("no face in 2 of 6 frames") and str(tmp_path) not in result.notice
     out, inp = read_video_frames(result.path), read_video_frames(tmp_path / "talk.mp4")
-    assert np.array_equal(out[2:4], inp[2:4])
+    passed = np.abs(out[2:4].astype(int) - inp[2:4])  # passed through, then re-encoded with the rest
+    assert passed.mean() < 1.5 and passed.max() <= 4
 
 
 def test_cli_reports_a_missing_renderer_in_one_line(

@@ -141,9 +141,9 @@ class AppModels:
     def dub_pipeline(self) -> DubPipeline:
         """Video edit and dub (the Video tab), on the same engine and audio motion model."""
         speak = self.speak_pipeline()
+        edit = self.edit_pipeline()  # before taking the lock: it is not re-entrant
         with self._lock:
             if self._dub is None:
-                edit = self.edit_pipeline()
                 editor = VideoEditPipeline(
                     edit.engine,
                     edit.image_size,
