@@ -70,7 +70,8 @@ def test_gan_off_leaves_the_run_unchanged(synth_lmdb: Path, tmp_path: Path) -> N
     ("key", "value"),
     [("loss.gan_weight", "-1"), ("loss.pixel_weight", "nan"), ("loss.feature_matching_weight", "inf"),
      ("loss.disc_scales", "0"), ("optim.disc_lr", "-0.1"), ("loss.gan_mode", "wgan"),
-     ("loss.expression_weight", "-1"), ("loss.region_weight", "nan")],
+     ("loss.expression_weight", "-1"), ("loss.region_weight", "nan"),
+     ("data.expression_pair_prob", "1.5"), ("data.expression_pair_candidates", "1")],
 )  # fmt: skip
 def test_a_bad_loss_setting_is_a_one_line_error(
     synth_lmdb: Path, tmp_path: Path, key: str, value: str, capsys

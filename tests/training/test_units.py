@@ -11,7 +11,7 @@ from pirender import PIRenderer, RendererConfig
 from pirender.data.lmdb_schema import VoxLMDB
 from pirender.data.pairs import PairDataset, StepBatchSampler, identity_of
 from pirender.eval import metrics
-from pirender.motion.coeffs import motion_windows
+from pirender.motion.coeffs import EXP, motion_windows
 from pirender.training import checkpoint as ckpt
 from pirender.training.config import OptimConfig
 from pirender.training.ema import ema_decay, make_ema, update_ema
@@ -95,6 +95,19 @@ def test_pairs_are_a_function_of_the_key(synth_lmdb: Path) -> None:
     half = PairDataset(str(synth_lmdb), size=64, near_pair_prob=0.5, near_pair_max_gap=0)
     same = sum(sf == tf for _, sf, _, tf in (half.draw((0, 0, 0, k)) for k in range(200)))
     assert 70 < same < 130
+    # Expression pairs: the same target, the source the candidate of its video farthest in expression.
+    expressive = PairDataset(
+        str(synth_lmdb), size=64, expression_pair_prob=1.0, expression_pair_candidates=10
+    )
+    pairs = [expressive.draw((0, 0, 0, k)) for k in range(40)]
+
+    def change(pair: tuple[str, int, str, int]) -> float:
+        sv, sf, tv, tf = pair
+        return float(np.abs(db.motion(sv)[sf, EXP] - db.motion(tv)[tf, EXP]).sum())
+
+    for (_, _, pv, pf), (sv, sf, tv, tf) in zip(plain, pairs, strict=True):
+        assert (tv, tf) == (pv, pf) and sv == tv
+    assert np.mean([change(p) for p in pairs]) > 1.5 * np.mean([change(p) for p in plain])
     sampler = StepBatchSampler(batch_size=2, seed=7, rank=1, start_step=3, end_step=5)
     assert list(sampler) == [[(7, 1, 3, 0), (7, 1, 3, 1)], [(7, 1, 4, 0), (7, 1, 4, 1)]]
 

@@ -5,8 +5,11 @@ Training (`PairDataset` + `StepBatchSampler`): a pair is two frames of one video
 comes from another video of the same identity. As in the official sampler an identity is drawn first,
 then one of its videos, then two independent frames (which may coincide). Optionally (not official) a
 share of the pairs are near pairs: the target frame lies within `near_pair_max_gap` frames of the source,
-so the generator also sees small motions, where the right output keeps the source's detail. No
-augmentation.
+so the generator also sees small motions, where the right output keeps the source's detail. And
+optionally (not official) a share are expression pairs: of `expression_pair_candidates` frames of the
+target's video, the source is the one whose expression coefficients differ most (L1) from the
+target's, so the rare large expression changes (a mouth opening from closed) are trained often
+enough to be learnt. No augmentation.
 
 The draw for slot j of step s on rank r uses its own RNG seeded with (seed, r, s, j): the data order
 is a pure function of the step, so resuming at step s reproduces it exactly, whatever the number of
@@ -91,10 +94,14 @@ class PairDataset(torch.utils.data.Dataset):
         cross_video_prob: float = 0.0,
         near_pair_prob: float = 0.0,
         near_pair_max_gap: int = 2,
+        expression_pair_prob: float = 0.0,
+        expression_pair_candidates: int = 8,
     ) -> None:
         self.source = _VideoSource(root, split=split, size=size, radius=radius)
         self.cross_video_prob = cross_video_prob
         self.near_pair_prob, self.near_pair_max_gap = near_pair_prob, near_pair_max_gap
+        self.expression_pair_prob = expression_pair_prob
+        self.expression_pair_candidates = expression_pair_candidates
 
     def __len__(self) -> int:
         return len(self.source.videos)
@@ -122,6 +129,12 @@ class PairDataset(torch.utils.data.Dataset):
             gap = int(rng.integers(-self.near_pair_max_gap, self.near_pair_max_gap + 1))
             source_video = target_video
             source_frame = int(np.clip(target_frame + gap, 0, src.db.num_frames(target_video) - 1))
+        elif self.expression_pair_prob > 0 and rng.random() < self.expression_pair_prob:
+            source_video = target_video
+            exp = src.motion(target_video)[:, EXP]
+            candidates = rng.integers(len(exp), size=self.expression_pair_candidates)
+            distance = np.abs(exp[candidates] - exp[target_frame]).sum(axis=1)
+            source_frame = int(candidates[int(np.argmax(distance))])
         return source_video, source_frame, target_video, target_frame
 
     def __getitem__(self, key: PairKey) -> dict[str, torch.Tensor]:

@@ -31,6 +31,11 @@ class DataConfig:
     # same video), so small motions are trained too (data/pairs.py; docs/training.md)
     near_pair_prob: float = 0.0
     near_pair_max_gap: int = 2
+    # Not official: chance a pair that is not a near pair is an expression pair (of
+    # expression_pair_candidates frames of the target's video, the source is the one whose expression
+    # differs most), so large expression changes are trained often (data/pairs.py; docs/training.md)
+    expression_pair_prob: float = 0.0
+    expression_pair_candidates: int = 8
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,10 @@ class TrainConfig:
             raise InputError("data.near_pair_prob and data.cross_video_prob must be in [0, 1]")
         if self.data.near_pair_max_gap < 0:
             raise InputError("data.near_pair_max_gap must be >= 0")
+        if not 0 <= self.data.expression_pair_prob <= 1:
+            raise InputError("data.expression_pair_prob must be in [0, 1]")
+        if self.data.expression_pair_candidates < 2:
+            raise InputError("data.expression_pair_candidates must be >= 2")
         if self.data.batch_size < 1 or self.ema_half_life_steps <= 0 or self.checkpoint_every < 1:
             raise InputError("data.batch_size, ema_half_life_steps and checkpoint_every must be positive")
         loss = self.loss

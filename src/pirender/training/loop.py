@@ -375,6 +375,8 @@ def _make_loader(config: TrainConfig, env: DistEnv, *, start_step: int, end_step
         cross_video_prob=config.data.cross_video_prob,
         near_pair_prob=config.data.near_pair_prob,
         near_pair_max_gap=config.data.near_pair_max_gap,
+        expression_pair_prob=config.data.expression_pair_prob,
+        expression_pair_candidates=config.data.expression_pair_candidates,
     )
     sampler = StepBatchSampler(
         batch_size=config.data.batch_size,
