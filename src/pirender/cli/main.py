@@ -23,6 +23,7 @@ import warnings
 from pathlib import Path
 
 from pirender.errors import PirenderError
+from pirender.extras import missing_extra
 
 _EXIT_USER_ERROR = 1
 
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # an internal error: still one line, with a way to get the traceback
         if os.environ.get("PIRENDER_DEBUG"):
             raise
+        if (extra := missing_extra(e)) is not None:  # not a bug: an optional extra to install
+            print(f"pirender {args.command}: error: {extra}", file=sys.stderr)
+            return _EXIT_USER_ERROR
         print(
             f"pirender {args.command}: internal error: {type(e).__name__}: {_one_line(e)} "
             "(set PIRENDER_DEBUG=1 for a traceback)",

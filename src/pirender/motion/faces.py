@@ -32,6 +32,7 @@ from typing import Literal
 import numpy as np
 
 from pirender.errors import InputError
+from pirender.extras import missing_extra
 from pirender.motion.coeffs import REFERENCE_SIZE
 from pirender.motion.crop import CropInfo, CropTransform
 from pirender.motion.extract.align import TARGET_SCALE, TEMPLATE_5, pos_fit
@@ -166,9 +167,7 @@ class FaceCropper:
                 import mediapipe  # noqa: F401
                 from mediapipe.tasks.python import BaseOptions, vision
             except ImportError as e:
-                raise InputError(
-                    f"face detection needs mediapipe: pip install 'pirender[faces]' ({e})"
-                ) from None
+                raise (missing_extra(e) or e) from None
             running_mode = vision.RunningMode.VIDEO if mode == "video" else vision.RunningMode.IMAGE
             options = vision.FaceLandmarkerOptions(
                 base_options=BaseOptions(model_asset_path=str(self.model_path)),
@@ -193,15 +192,16 @@ class FaceCropper:
 
     def detect(self, image: np.ndarray, *, timestamp_ms: int | None = None) -> list[FaceLandmarks]:
         """All faces in an (H, W, 3) uint8 RGB image, largest first (timestamp_ms: video tracking mode)."""
-        import mediapipe as mp
-
         image = _check_image(image)
+        landmarker = self._landmarker("image" if timestamp_ms is None else "video")
+        import mediapipe as mp  # importable now: _landmarker checked it
+
         h, w = image.shape[:2]
         mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=image)
         if timestamp_ms is None:
-            result = self._landmarker("image").detect(mp_image)  # type: ignore[attr-defined]
+            result = landmarker.detect(mp_image)  # type: ignore[attr-defined]
         else:
-            result = self._landmarker("video").detect_for_video(mp_image, timestamp_ms)  # type: ignore[attr-defined]
+            result = landmarker.detect_for_video(mp_image, timestamp_ms)  # type: ignore[attr-defined]
         faces = [
             FaceLandmarks(np.array([[p.x * w, p.y * h, p.z * w] for p in face], dtype=np.float64))
             for face in result.face_landmarks

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pirender.errors import PirenderError
+from pirender.extras import missing_extra
 from pirender.ui import handlers, video
 from pirender.ui.handlers import AppModels, EditValues, Portrait
 from pirender.ui.launch import configure_offline
@@ -61,6 +62,8 @@ def user_errors(fn: F) -> F:
         except (PirenderError, FileNotFoundError, ValueError) as e:
             raise gr.Error(_one_line(e), print_exception=False) from None
         except Exception as e:  # a bug: still one line in the page
+            if (extra := missing_extra(e)) is not None:  # not a bug: an optional extra to install
+                raise gr.Error(str(extra), print_exception=False) from None
             log.exception("pirender ui: internal error in %s", fn.__name__)
             raise gr.Error(
                 f"internal error: {type(e).__name__}: {_one_line(e)} (details in the server log)",
