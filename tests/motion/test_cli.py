@@ -142,3 +142,40 @@ def test_extract_synthhead_video(
     yaw = motion.coeffs[:, 65]
     assert np.all(np.diff(yaw) > 0)  # the turn is recovered in order
     assert np.abs(yaw - coeffs[:, 65]).mean() < np.radians(6)
+
+
+@requires_faces
+def test_face_flags_pick_a_face_in_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], astronaut: np.ndarray
+) -> None:
+    """`crop --face 2` and `--face-at X,Y` cut the smaller of two faces; the source of reenact/edit/speak
+    takes the same flags (prepare_source); bad combinations are one-line errors."""
+    from PIL import Image
+
+    from pirender.motion.faces import FaceSelect
+    from pirender.pipelines.source import prepare_source
+
+    face = astronaut[20:260, 110:350]
+    photo = np.full((400, 900, 3), 200, np.uint8)
+    photo[40:340, 20:320] = np.asarray(Image.fromarray(face).resize((300, 300)))
+    photo[130:310, 640:820] = np.asarray(Image.fromarray(face).resize((180, 180)))
+    save_image(tmp_path / "two.png", photo)
+    for flags in (["--face", "2"], ["--face-at", "730,220"]):
+        out = tmp_path / f"small{flags[0]}.png"
+        code, _, err = _run(["crop", str(tmp_path / "two.png"), "-o", str(out), *flags], capsys)
+        assert code == 0, err
+        meta = json.loads((tmp_path / f"{out.name}.crop.json").read_text())
+        assert 640 < meta["frames"][0]["center"][0] < 820, meta
+    prepared = prepare_source(tmp_path / "two.png", size=64, crop=FaceSelect(index=2))
+    assert prepared.transform is not None and 640 < prepared.transform.center_x < 820
+    source = ["--source", str(tmp_path / "two.png")]
+    for argv, message in [
+        (["crop", str(tmp_path / "two.png"), "-o", str(tmp_path / "c.png"), "--face", "3"], "face 3 asked for, 2 found"),
+        (["crop", str(tmp_path / "two.png"), "-o", str(tmp_path / "c.png"), "--face-at", "here"], "X,Y"),
+        (["crop", str(tmp_path / "two.png"), "-o", str(tmp_path / "c.png"), "--face", "0"], "1 or more"),
+        (["edit", *source, "--face", "1", "--face-at", "1,2", "-o", str(tmp_path / "c.png")], "not both"),
+        (["edit", *source, "--face", "2", "--crop", "never", "-o", str(tmp_path / "c.png")], "--crop never"),
+    ]:  # fmt: skip
+        code, _, err = _run(argv, capsys)
+        _assert_clean_failure(code, err, tmp_path, message)
+        assert not (tmp_path / "c.png").exists()

@@ -121,3 +121,54 @@ def test_model_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         resolve_model_path()
     with pytest.raises(InputError, match="not found"):
         resolve_model_path(tmp_path / "nope.task")
+
+
+def _photo_with_portrait(
+    astronaut: np.ndarray, fraction: float, x: int = 1200
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 4000x3000 photo with the astronaut portrait pasted at `fraction` of its width; also the
+    face's expected centre (from the portrait's own detection)."""
+    side = int(4000 * fraction)
+    photo = np.full((3000, 4000, 3), 70, np.uint8)
+    y = 1500 - side // 2
+    photo[y : y + side, x : x + side] = np.asarray(
+        Image.fromarray(astronaut).resize((side, side), Image.BICUBIC)
+    )
+    return photo, np.array([x, y]) + np.array([225.5, 124.6]) / 512 * side
+
+
+@pytest.mark.parametrize("fraction", [0.15, 0.25, 0.40])
+def test_a_portrait_pasted_small_in_a_large_photo_is_found_and_cropped(
+    cropper: FaceCropper, astronaut: np.ndarray, fraction: float
+) -> None:
+    """The whole-photo pass misses these; the tiled search finds them at full-resolution accuracy."""
+    photo, centre = _photo_with_portrait(astronaut, fraction)
+    assert cropper._detect_once(photo, None) == []  # what the whole-photo pass alone gives
+    crop, transform = cropper.crop_image(photo, name="big.jpg")
+    faces = cropper.detect(photo)
+    assert len(faces) == 1 and np.abs(faces[0].centre - centre).max() < 0.01 * 4000 * fraction
+    # the same framing as the portrait's own crop, scaled with it
+    _, own = cropper.crop_image(astronaut)
+    assert abs(transform.side / (own.side * fraction * 4000 / 512) - 1) < 0.03
+    assert crop.shape == (256, 256, 3)
+
+
+def test_a_face_is_picked_by_number_or_position(cropper: FaceCropper, astronaut: np.ndarray) -> None:
+    """Two faces: the largest by default (the search stops at the coarsest tiles that hold a face);
+    --face 2 / a point select the small one, which only the finer tiles find."""
+    from pirender.motion.faces import FaceSelect
+
+    photo, big = _photo_with_portrait(astronaut, 0.4, x=200)
+    photo[1800:2400, 3000:3600] = np.asarray(Image.fromarray(astronaut).resize((600, 600)))
+    small = np.array([3000, 1800]) + np.array([225.5, 124.6]) / 512 * 600
+    assert np.abs(cropper.crop_transform(photo).center_x - big[0]) < 40
+    for choice in (FaceSelect(index=2), FaceSelect(at=(3300.0, 1950.0)), FaceSelect(at=(3900.0, 2900.0))):
+        face = cropper.largest_face(photo, face=choice)
+        assert np.abs(face.centre - small).max() < 10, choice
+    assert np.abs(cropper.largest_face(photo, face=FaceSelect(index=1)).centre - big).max() < 20
+    with pytest.raises(InputError, match="face 3 asked for, 2 found"):
+        cropper.largest_face(photo, face=FaceSelect(index=3), name="two.jpg")
+    with pytest.raises(InputError, match="no face found"):
+        cropper.largest_face(np.full((3000, 4000, 3), 70, np.uint8), face=FaceSelect(index=1))
+    with pytest.raises(InputError, match="1 or more"):
+        FaceSelect(index=0)

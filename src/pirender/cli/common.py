@@ -30,6 +30,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = Tr
         default="auto",
         help="cut the face out of the source: auto = only when the image is not square (default)",
     )
+    add_face_arguments(group)
     group.add_argument(
         "--no-paste-back",
         dest="paste_back",
@@ -108,7 +109,45 @@ def runtime_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def source_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {"source_coeffs": args.source_coeffs, "crop": args.crop, "paste_back": args.paste_back}
+    return {"source_coeffs": args.source_coeffs, "crop": crop_choice(args), "paste_back": args.paste_back}
+
+
+def add_face_arguments(group: argparse._ActionsContainer) -> None:
+    """--face N / --face-at X,Y: which face of a photo (or, in a video, which face to follow)."""
+    group.add_argument(
+        "--face", type=int, metavar="N", help="use the N-th largest face (default 1, the largest)"
+    )
+    group.add_argument(
+        "--face-at", metavar="X,Y", help="use the face at this pixel of the source (x right, y down)"
+    )
+
+
+def crop_choice(args: argparse.Namespace) -> Any:
+    """args.crop, or the FaceSelect of --face / --face-at (which imply cropping)."""
+    face = face_choice(args)
+    if face is None:
+        return args.crop
+    if args.crop == "never":
+        raise InputError("--face and --face-at pick a face to crop; they cannot go with --crop never")
+    return face
+
+
+def face_choice(args: argparse.Namespace) -> Any:
+    """The FaceSelect of --face / --face-at, or None."""
+    from pirender.motion.faces import FaceSelect
+
+    face, at = getattr(args, "face", None), getattr(args, "face_at", None)
+    if face is None and at is None:
+        return None
+    if face is not None and at is not None:
+        raise InputError("give --face or --face-at, not both")
+    if at is None:
+        return FaceSelect(index=face)
+    try:
+        x, y = (float(v) for v in at.split(","))
+    except ValueError:
+        raise InputError(f"--face-at takes X,Y in pixels, e.g. 640,360; got {at!r}") from None
+    return FaceSelect(at=(x, y))
 
 
 def require_files(*paths: tuple[str, Path | None]) -> None:

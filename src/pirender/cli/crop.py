@@ -22,9 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("track", "fixed"), default="track", help="crop through a video")
     parser.add_argument("--smoothing", type=float, default=0.5, help="track smoothing in seconds (0 = none)")
     parser.add_argument("--landmark-model", help="face_landmarker.task (default: found automatically)")
+    parser.add_argument(
+        "--face", type=int, metavar="N", help="crop the N-th largest face (default 1, the largest)"
+    )
+    parser.add_argument("--face-at", metavar="X,Y", help="crop the face at this pixel (x right, y down)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from pirender.cli.common import face_choice
     from pirender.motion.extract.pipeline import crop_to_files
 
     with warnings.catch_warnings(record=True) as caught:
@@ -37,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
             mode=args.mode,
             smoothing=args.smoothing,
             model_path=args.landmark_model,
+            face=face_choice(args),
         )
     for warning in caught:
         if issubclass(warning.category, UserWarning):

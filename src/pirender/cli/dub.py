@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="find the face: auto = only when the video is not square (default)",
     )
+    common.add_face_arguments(group)
     common.add_output_argument(parser)
     parser.add_argument(
         "--motion-model", type=Path, metavar="CKPT", help="audio-to-motion model (default: the bundled one)"
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         pose_still=args.pose_still,
         seed=args.seed,
         temperature=args.temperature,
-        crop=args.crop,
+        crop=common.crop_choice(args),
         motion_model=args.motion_model,
         **runtime,
     )

@@ -220,7 +220,7 @@ def _edit_video(args: argparse.Namespace) -> int:
         hold=args.hold,
         mouth_from=args.mouth_from,
         keep_audio=not args.no_audio,
-        crop=args.crop,
+        crop=common.crop_choice(args),
         **runtime,
     )
     common.print_outputs(args, path)

@@ -15,6 +15,15 @@ fitted face centre, so that aligning the crop gives s = 1 and (tx, ty) = (128, 1
 a Gaussian over `smoothing` seconds, the default) or replaced by one box for the whole clip (mode
 "fixed", VoxCeleb's "tube": the head moves inside a still frame, so head translation stays in the
 crop values of the extracted motion).
+
+Small faces. MediaPipe's detector sees the whole photo at a low resolution, so it misses a face that
+is a small part of a large photo. When it finds none, `FaceCropper.detect` searches square tiles of
+half, then a quarter, of the photo's short side (overlapping by half), each seen at most
+`SEARCH_TILE` pixels wide (the finer level only when the coarser found none, or when thorough); every face found in a tile is located again in a window around it
+(`REFINE_CONTEXT` times its size, seen at `REFINE_SIZE` px) for full-resolution landmarks, and
+duplicates from overlapping tiles are merged; faces under `SEARCH_MIN_FACE` px are dropped. `thorough=True` searches the tiles even when the whole
+photo gave a face (used when the user picks a face, so a small second face can be picked).
+`FaceSelect` picks one face: by rank (1 = the largest) or by a point in the photo.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ __all__ = [
     "CropTransform",
     "FaceCropper",
     "FaceLandmarks",
+    "FaceSelect",
     "MultipleFacesWarning",
     "landmarks5_from_mesh",
     "resolve_model_path",
@@ -63,8 +73,47 @@ MESH_NOSE_TIP = 1
 MESH_MOUTH = (61, 291)
 
 
+SEARCH_TILE = 384  # px: tiles of the small-face search are seen at most this wide
+SEARCH_LEVELS = 2  # tiles of 1/2, then 1/4, of the photo's short side
+REFINE_CONTEXT = 2.5  # the window a found face is located again in, relative to its size
+REFINE_SIZE = 384  # px: that window's side as the landmarker sees it
+# px: the search keeps faces at least this big (landmark box side). Smaller ones are too small to
+# render from, and zoomed-in tiles see faces in textures (a badge, a print) that are about this size.
+SEARCH_MIN_FACE = 64
+
+
 class MultipleFacesWarning(UserWarning):
     """More than one face was found; the largest was used."""
+
+
+@dataclass(frozen=True)
+class FaceSelect:
+    """Which face of a photo to use: `index` (1 = the largest, 2 = the next, ...) or the face at
+    `at`, (x, y) in pixels (the face whose landmarks' box holds the point, else the nearest)."""
+
+    index: int | None = None
+    at: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.index is None) == (self.at is None):
+            raise InputError("choose a face either by number or by position, not both")
+        if self.index is not None and self.index < 1:
+            raise InputError(f"face number must be 1 or more (1 = the largest), got {self.index}")
+
+    def pick(self, faces: list[FaceLandmarks], *, name: str = "image") -> FaceLandmarks:
+        """The chosen face of `faces` (largest first)."""
+        if not faces:
+            raise InputError(f"{name}: no face found")
+        if self.index is not None:
+            if self.index > len(faces):
+                raise InputError(f"{name}: face {self.index} asked for, {len(faces)} found")
+            return faces[self.index - 1]
+        assert self.at is not None
+        point = np.asarray(self.at, dtype=np.float64)
+        inside = [f for f in faces if np.all(f.box[:2] <= point) and np.all(point <= f.box[2:])]
+        if inside:
+            return min(inside, key=lambda f: f.area)
+        return min(faces, key=lambda f: float(np.linalg.norm(f.centre - point)))
 
 
 def resolve_model_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -120,10 +169,27 @@ class FaceLandmarks:
         return landmarks5_from_mesh(self.mesh)
 
     @property
+    def box(self) -> np.ndarray:
+        """(4,) the landmarks' bounding box (x0, y0, x1, y1) in pixels."""
+        return np.concatenate([self.mesh[:, :2].min(0), self.mesh[:, :2].max(0)])
+
+    @property
+    def centre(self) -> np.ndarray:
+        """(2,) centre of the landmarks' bounding box."""
+        return (self.box[:2] + self.box[2:]) / 2
+
+    @property
     def area(self) -> float:
         """Area of the landmarks' bounding box, in pixels."""
-        lo, hi = self.mesh[:, :2].min(0), self.mesh[:, :2].max(0)
-        return float(np.prod(hi - lo))
+        box = self.box
+        return float(np.prod(box[2:] - box[:2]))
+
+    def to_source(self, window: CropTransform) -> FaceLandmarks:
+        """This face found in `window`'s crop, in the source image's pixels."""
+        mesh = self.mesh.copy()
+        mesh[:, :2] = window.to_source(mesh[:, :2])
+        mesh[:, 2] /= window.scale
+        return FaceLandmarks(mesh)
 
 
 class FaceCropper:
@@ -190,9 +256,53 @@ class FaceCropper:
     ) -> None:
         self.close()
 
-    def detect(self, image: np.ndarray, *, timestamp_ms: int | None = None) -> list[FaceLandmarks]:
-        """All faces in an (H, W, 3) uint8 RGB image, largest first (timestamp_ms: video tracking mode)."""
+    def detect(
+        self, image: np.ndarray, *, timestamp_ms: int | None = None, thorough: bool = False
+    ) -> list[FaceLandmarks]:
+        """All faces in an (H, W, 3) uint8 RGB image, largest first.
+
+        Args:
+            timestamp_ms: video tracking mode (the whole frame only, no small-face search).
+            thorough: search tiles for small faces even when the whole image gave one.
+        """
         image = _check_image(image)
+        faces = self._detect_once(image, timestamp_ms)
+        if timestamp_ms is None and (thorough or not faces):
+            faces = _merge(faces + self._search(image, thorough=thorough))
+        return sorted(faces, key=lambda f: f.area, reverse=True)
+
+    def _search(self, image: np.ndarray, *, thorough: bool = False) -> list[FaceLandmarks]:
+        """Faces found in overlapping tiles, each located again around itself (module docstring).
+        The coarser level's faces end the search unless `thorough`."""
+        from PIL import Image
+
+        h, w = image.shape[:2]
+        found: list[FaceLandmarks] = []
+        for level in range(1, SEARCH_LEVELS + 1):
+            side = min(h, w) / 2**level
+            if side < 64 or (found and not thorough):
+                break
+            k = min(1.0, SEARCH_TILE / side)  # the level's image scale: tiles are plain slices of it
+            small = np.asarray(Image.fromarray(image).resize((round(w * k), round(h * k)), Image.BILINEAR))
+            tile = int(round(side * k))
+            for cy in _tile_centres(small.shape[0], tile):
+                for cx in _tile_centres(small.shape[1], tile):
+                    x0, y0 = int(round(cx - tile / 2)), int(round(cy - tile / 2))
+                    window = CropTransform((x0 + tile / 2) / k, (y0 + tile / 2) / k, tile / k, tile, w, h)
+                    piece = np.ascontiguousarray(small[y0 : y0 + tile, x0 : x0 + tile])
+                    found += [f.to_source(window) for f in self._detect_once(piece, None)]
+        refined = []
+        for face in _merge(found):
+            x0, y0, x1, y1 = face.box
+            window = CropTransform(
+                (x0 + x1) / 2, (y0 + y1) / 2, REFINE_CONTEXT * max(x1 - x0, y1 - y0), REFINE_SIZE, w, h
+            )
+            again = [f.to_source(window) for f in self._detect_once(window.apply(image), None)]
+            refined.append(min(again, key=lambda f: float(np.linalg.norm(f.centre - face.centre)))
+                           if again else face)  # fmt: skip
+        return [f for f in _merge(refined) if float(np.max(f.box[2:] - f.box[:2])) >= SEARCH_MIN_FACE]
+
+    def _detect_once(self, image: np.ndarray, timestamp_ms: int | None) -> list[FaceLandmarks]:
         landmarker = self._landmarker("image" if timestamp_ms is None else "video")
         import mediapipe as mp  # importable now: _landmarker checked it
 
@@ -202,16 +312,23 @@ class FaceCropper:
             result = landmarker.detect(mp_image)  # type: ignore[attr-defined]
         else:
             result = landmarker.detect_for_video(mp_image, timestamp_ms)  # type: ignore[attr-defined]
-        faces = [
+        return [
             FaceLandmarks(np.array([[p.x * w, p.y * h, p.z * w] for p in face], dtype=np.float64))
             for face in result.face_landmarks
         ]
-        return sorted(faces, key=lambda f: f.area, reverse=True)
 
     def largest_face(
-        self, image: np.ndarray, *, name: str = "image", timestamp_ms: int | None = None
+        self,
+        image: np.ndarray,
+        *,
+        name: str = "image",
+        timestamp_ms: int | None = None,
+        face: FaceSelect | None = None,
     ) -> FaceLandmarks:
-        """The largest face; InputError when there is none, MultipleFacesWarning when there are several."""
+        """The largest face, or the one `face` selects; InputError when there is none,
+        MultipleFacesWarning when there are several and none was selected."""
+        if face is not None:
+            return face.pick(self.detect(image, timestamp_ms=timestamp_ms, thorough=True), name=name)
         faces = self.detect(image, timestamp_ms=timestamp_ms)
         if not faces:
             raise InputError(f"{name}: no face found")
@@ -221,9 +338,12 @@ class FaceCropper:
             )
         return faces[0]
 
-    def landmarks5(self, image: np.ndarray, *, name: str = "image") -> np.ndarray:
-        """(5, 2) alignment landmarks (pixels, y down) of the largest face: eyes, nose tip, mouth corners."""
-        return self.largest_face(image, name=name).five
+    def landmarks5(
+        self, image: np.ndarray, *, name: str = "image", face: FaceSelect | None = None
+    ) -> np.ndarray:
+        """(5, 2) alignment landmarks (pixels, y down) of the largest (or the selected) face: eyes,
+        nose tip, mouth corners."""
+        return self.largest_face(image, name=name, face=face).five
 
     # -- crops -------------------------------------------------------------------------------------
 
@@ -234,16 +354,21 @@ class FaceCropper:
         side = REFERENCE_SIZE * s_pos / TARGET_SCALE * self.scale
         return float(t[0]), float(-t[1]), float(side)
 
-    def crop_transform(self, image: np.ndarray, *, name: str = "image") -> CropTransform:
-        """The crop of the largest face in an (H, W, 3) image."""
+    def crop_transform(
+        self, image: np.ndarray, *, name: str = "image", face: FaceSelect | None = None
+    ) -> CropTransform:
+        """The crop of the largest (or the selected) face in an (H, W, 3) image."""
         h, w = np.asarray(image).shape[:2]
-        cx, cy, side = self.crop_box(self.landmarks5(image, name=name))
+        cx, cy, side = self.crop_box(self.landmarks5(image, name=name, face=face))
         return CropTransform(cx, cy, side, self.size, w, h)
 
-    def crop_image(self, image: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, CropTransform]:
-        """Crop the largest face: returns ((S, S, 3) uint8 crop, its CropTransform for paste-back)."""
+    def crop_image(
+        self, image: np.ndarray, *, name: str = "image", face: FaceSelect | None = None
+    ) -> tuple[np.ndarray, CropTransform]:
+        """Crop the largest (or the selected) face: returns ((S, S, 3) uint8 crop, its CropTransform
+        for paste-back)."""
         image = _check_image(image)
-        transform = self.crop_transform(image, name=name)
+        transform = self.crop_transform(image, name=name, face=face)
         return transform.apply(image), transform
 
     def track(
@@ -254,8 +379,11 @@ class FaceCropper:
         mode: Literal["track", "fixed"] = "track",
         smoothing: float = 0.5,
         name: str = "video",
+        face: FaceSelect | None = None,
     ) -> tuple[CropInfo, np.ndarray]:
-        """Follow the largest face through a video (one pass, landmarks only; frames are not kept).
+        """Follow the largest face through a video (one pass, landmarks only; frames are not kept);
+        with `face`, the face it selects in the first frame with faces, then in each frame the face
+        nearest the one followed in the frame before.
 
         Args:
             frames: iterable of (H, W, 3) uint8 frames.
@@ -270,6 +398,7 @@ class FaceCropper:
         landmarks: list[np.ndarray] = []
         size: tuple[int, int] | None = None
         multiple = 0
+        followed: np.ndarray | None = None  # centre of the selected face in the last frame with faces
         step_ms = 1000.0 / fps if fps > 0 else 40.0
         for index, frame in enumerate(frames):
             frame = _check_image(frame)
@@ -279,7 +408,15 @@ class FaceCropper:
             faces = self.detect(frame, timestamp_ms=timestamp)
             multiple += len(faces) > 1
             if faces:
-                five = faces[0].five
+                pick = faces[0]
+                if face is not None:
+                    pick = (
+                        face.pick(faces, name=f"{name} frame {index}")
+                        if followed is None
+                        else min(faces, key=lambda f: float(np.linalg.norm(f.centre - followed)))
+                    )
+                    followed = pick.centre
+                five = pick.five
                 landmarks.append(five)
                 boxes.append(self.crop_box(five))
             else:
@@ -292,7 +429,7 @@ class FaceCropper:
         found = ~np.isnan(box_array[:, 0])
         if not found.any():
             raise InputError(f"{name}: no face found in any of its {len(boxes)} frames")
-        if multiple:
+        if multiple and face is None:
             warnings.warn(
                 f"{name}: several faces in {multiple} frames, following the largest",
                 MultipleFacesWarning,
@@ -302,6 +439,24 @@ class FaceCropper:
         assert size is not None
         info = CropInfo(box_array[:, :2], box_array[:, 2], self.size, size[0], size[1])
         return info, np.stack(landmarks)
+
+
+def _tile_centres(length: int, side: float) -> list[float]:
+    """Centres of tiles of `side` along `length` px, overlapping by half, the last flush with the end."""
+    if side >= length:
+        return [length / 2]
+    count = int(np.ceil((length - side) / (side / 2))) + 1
+    return list(np.linspace(side / 2, length - side / 2, count))
+
+
+def _merge(faces: list[FaceLandmarks]) -> list[FaceLandmarks]:
+    """One face per place: a face whose centre lies inside a larger face's landmark box is the same
+    face (found again in another tile) or a part of it seen as a face (a tile's cut); the larger stays."""
+    kept: list[FaceLandmarks] = []
+    for face in sorted(faces, key=lambda f: f.area, reverse=True):
+        if not any(np.all(k.box[:2] <= face.centre) and np.all(face.centre <= k.box[2:]) for k in kept):
+            kept.append(face)
+    return kept
 
 
 def _close_landmarkers(landmarkers: dict[str, object]) -> None:

@@ -37,7 +37,7 @@ from pirender.pipelines.models import (
     resolve_motion_model_path,
 )
 from pirender.pipelines.output import VIDEO_OUTPUTS, AudioLike, RenderedVideo, check_output_path
-from pirender.pipelines.source import CropMode
+from pirender.pipelines.source import VideoCrop
 from pirender.pipelines.video_edit import VideoAnalysis, VideoEditPipeline
 from pirender.pipelines.video_edits import VideoEdit, build_video_edit, expression_space, group_columns
 
@@ -136,7 +136,7 @@ class DubPipeline:
         edit: VideoEdit | None = None,
         seed: int = 0,
         temperature: float = 1.0,
-        crop: CropMode = "auto",
+        crop: VideoCrop = "auto",
     ) -> RenderedVideo:
         """Dub `video` to `audio` (speech), or give it the mouth of `mouth_from` (exactly one of them).
 
@@ -167,7 +167,7 @@ class DubPipeline:
         return self.editor(analysis, edit, order=order, mouth=mouth, audio=track, keep_audio=False)
 
     def _take(
-        self, take: str | os.PathLike[str] | Motion, fps: float, crop: CropMode
+        self, take: str | os.PathLike[str] | Motion, fps: float, crop: VideoCrop
     ) -> tuple[np.ndarray, AudioLike]:
         """Another take's (T, 73) coefficients at `fps` and its audio (None when it has none)."""
         from pirender.audio.generate import resample_frames
@@ -208,7 +208,7 @@ def edit_video(
     hold: list[str] | tuple[str, ...] = (),
     mouth_from: str | os.PathLike[str] | Motion | None = None,
     keep_audio: bool = True,
-    crop: CropMode = "auto",
+    crop: VideoCrop = "auto",
     mask: ChangeMaskConfig | None = None,
     renderer: Any = None,
     extractor: ExtractorSpec | None = None,
@@ -273,7 +273,7 @@ def dub(
     pose_still: bool = False,
     seed: int = 0,
     temperature: float = 1.0,
-    crop: CropMode = "auto",
+    crop: VideoCrop = "auto",
     renderer: Any = None,
     motion_model: Any = None,
     extractor: ExtractorSpec | None = None,

@@ -23,7 +23,6 @@ import numpy as np
 
 from pirender.errors import InputError
 from pirender.motion.coeffs import EXP
-from pirender.motion.crop import CropTransform
 from pirender.motion.sequence import Motion
 from pirender.pipelines.base import RendererPipeline
 from pirender.pipelines.edits import Edit, Preset, Sweep, build_edit, parse_sweep
@@ -34,8 +33,8 @@ from pirender.pipelines.output import IMAGE_OUTPUTS, VIDEO_OUTPUTS, RenderedVide
 from pirender.pipelines.render import render_coeffs
 from pirender.pipelines.source import (
     CoeffsLike,
-    CropMode,
     ImageLike,
+    SourceCrop,
     first_frame,
     is_video,
     prepare_source,
@@ -58,7 +57,7 @@ class EditPipeline(RendererPipeline):
         grid_layout: bool = False,
         fps: float = DEFAULT_SWEEP_FPS,
         source_coeffs: CoeffsLike = None,
-        crop: CropMode | CropTransform = "auto",
+        crop: SourceCrop = "auto",
         paste_back: bool = True,
         keep_unchanged: bool | ChangeMaskConfig = False,
     ) -> np.ndarray | RenderedVideo:
@@ -157,7 +156,7 @@ def edit(
     grid: bool = False,
     fps: float = DEFAULT_SWEEP_FPS,
     source_coeffs: CoeffsLike = None,
-    crop: CropMode | CropTransform = "auto",
+    crop: SourceCrop = "auto",
     paste_back: bool = True,
     keep_unchanged: bool | ChangeMaskConfig = False,
     device: str = "cpu",

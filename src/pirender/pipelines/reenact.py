@@ -21,7 +21,6 @@ from typing import Any, Literal
 import numpy as np
 
 from pirender.errors import InputError
-from pirender.motion.crop import CropTransform
 from pirender.pipelines.base import RendererPipeline
 from pirender.pipelines.models import ExtractorSpec, RuntimeOptions
 from pirender.pipelines.motion_transfer import MOTION_MODES, transfer_motion
@@ -36,11 +35,11 @@ from pirender.pipelines.output import (
 from pirender.pipelines.render import render_coeffs
 from pirender.pipelines.source import (
     CoeffsLike,
-    CropMode,
     Driving,
     DrivingLike,
     ImageLike,
     PreparedSource,
+    SourceCrop,
     load_driving,
     prepare_source,
     source_coefficients,
@@ -63,7 +62,7 @@ class ReenactPipeline(RendererPipeline):
         *,
         motion: MotionArg = "auto",
         source_coeffs: CoeffsLike = None,
-        crop: CropMode | CropTransform = "auto",
+        crop: SourceCrop = "auto",
         paste_back: bool = True,
         layout: Layout = "result",
         audio: AudioLike | Literal["driving"] = "driving",
@@ -181,7 +180,7 @@ def reenact(
     output: str | os.PathLike[str] | None = None,
     motion: MotionArg = "auto",
     source_coeffs: CoeffsLike = None,
-    crop: CropMode | CropTransform = "auto",
+    crop: SourceCrop = "auto",
     paste_back: bool = True,
     layout: Layout = "result",
     audio: AudioLike | Literal["driving"] = "driving",

@@ -21,12 +21,16 @@ from PIL import Image
 
 from pirender.errors import InputError
 from pirender.motion.crop import CropInfo, CropTransform
+from pirender.motion.faces import FaceSelect
 from pirender.motion.sequence import Motion
 from pirender.pipelines.models import ExtractorSpec, load_extractor
 from pirender.pipelines.motion_transfer import check_coeffs
 
 CropMode = Literal["auto", "always", "never"]
 CROP_MODES: tuple[str, ...] = ("auto", "always", "never")
+# How a photo source is cropped: a mode, an explicit box, or the face to cut out (FaceSelect)
+SourceCrop = CropMode | CropTransform | FaceSelect
+VideoCrop = CropMode | FaceSelect  # a video's: a mode, or the face to follow
 ImageLike = str | os.PathLike[str] | np.ndarray
 PASTE_FEATHER = 0.08  # soft border of the pasted crop, as a fraction of its side
 
@@ -110,14 +114,15 @@ class PreparedSource:
 
 
 def prepare_source(
-    source: ImageLike, *, size: int, crop: CropMode | CropTransform = "auto", name: str = "source"
+    source: ImageLike, *, size: int, crop: SourceCrop = "auto", name: str = "source"
 ) -> PreparedSource:
     """Load and crop the source portrait (rules in the module docstring).
 
     Args:
         source: image file, video file (first frame) or (H, W, 3) uint8 array.
         size: the renderer's image side S.
-        crop: "auto" | "always" | "never" | an explicit CropTransform of the source image.
+        crop: "auto" | "always" | "never" | an explicit CropTransform of the source image | the
+            FaceSelect of the face to cut out (a photo with several faces).
     Returns:
         PreparedSource with an (S, S, 3) crop.
     """
@@ -129,6 +134,12 @@ def prepare_source(
                 f"{name}: the crop box is for a {crop.source_width}x{crop.source_height} image, got {w}x{h}"
             )
         return PreparedSource(image, resize_square(crop.apply(image), size), crop, name)
+    if isinstance(crop, FaceSelect):
+        from pirender.motion.faces import FaceCropper
+
+        with FaceCropper(size=size) as cropper:
+            face, transform = cropper.crop_image(image, name=name, face=crop)
+        return PreparedSource(image, face, transform, name)
     if crop not in CROP_MODES:
         raise InputError(f"crop must be one of {', '.join(CROP_MODES)}, got {crop!r}")
     if crop == "never" or (crop == "auto" and h == w):

@@ -23,7 +23,6 @@ import numpy as np
 
 from pirender.errors import InputError
 from pirender.motion.coeffs import CROP, with_crop
-from pirender.motion.crop import CropTransform
 from pirender.pipelines.base import RendererPipeline
 from pirender.pipelines.models import (
     ExtractorSpec,
@@ -35,9 +34,9 @@ from pirender.pipelines.output import VIDEO_OUTPUTS, RenderedVideo, check_output
 from pirender.pipelines.render import render_coeffs
 from pirender.pipelines.source import (
     CoeffsLike,
-    CropMode,
     DrivingLike,
     ImageLike,
+    SourceCrop,
     load_driving,
     prepare_source,
     source_coefficients,
@@ -94,7 +93,7 @@ class SpeakPipeline:
         separate: bool = False,
         fps: float = DEFAULT_FPS,
         source_coeffs: CoeffsLike = None,
-        crop: CropMode | CropTransform = "auto",
+        crop: SourceCrop = "auto",
         paste_back: bool = True,
     ) -> RenderedVideo | list[RenderedVideo]:
         """Make the source say `audio`.
@@ -204,7 +203,7 @@ def speak(
     separate: bool = False,
     fps: float = DEFAULT_FPS,
     source_coeffs: CoeffsLike = None,
-    crop: CropMode | CropTransform = "auto",
+    crop: SourceCrop = "auto",
     paste_back: bool = True,
     device: str = "cpu",
     precision: str = "auto",

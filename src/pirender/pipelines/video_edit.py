@@ -39,13 +39,14 @@ from scipy import ndimage
 from pirender.errors import InputError
 from pirender.motion.coeffs import motion_windows
 from pirender.motion.crop import CropInfo, CropTransform
+from pirender.motion.faces import FaceSelect
 from pirender.motion.smooth import SmoothingConfig, smooth_motion
 from pirender.pipelines.base import RendererPipeline
 from pirender.pipelines.keep_unchanged import ChangeMaskConfig, change_mask
 from pirender.pipelines.models import ExtractorSpec, load_extractor
 from pirender.pipelines.motion_transfer import check_coeffs
 from pirender.pipelines.output import AudioLike, RenderedVideo
-from pirender.pipelines.source import PASTE_FEATHER, CropMode, resize_square, to_tensor
+from pirender.pipelines.source import PASTE_FEATHER, VideoCrop, resize_square, to_tensor
 from pirender.pipelines.video_edits import VideoEdit
 
 CHUNK = 16  # frames decoded, rendered and pasted together
@@ -97,7 +98,7 @@ def analyse_video(
     size: int,
     extractor: ExtractorSpec | None = None,
     device: str = "cpu",
-    crop: CropMode = "auto",
+    crop: VideoCrop = "auto",
     smoothing: SmoothingConfig | None = None,
     name: str = "video",
 ) -> VideoAnalysis:
@@ -107,7 +108,8 @@ def analyse_video(
         path: the video file.
         size: side S of the crops the renderer and the extractor see.
         crop: "auto" = a square video is face crops already, any other is tracked; "always" tracks
-            square videos too; "never" refuses a non-square one.
+            square videos too; "never" refuses a non-square one; a FaceSelect tracks the face it
+            selects (in the first frame with faces).
         smoothing: the temporal filter of the extracted coefficients (None = SmoothingConfig()).
     Raises:
         InputError: not a video, no frames, or no face in any frame.
@@ -125,12 +127,13 @@ def analyse_video(
         raise InputError(f"{name}: a {w}x{h} video is not square face crops; use crop 'auto'")
     crops: CropInfo | None = None
     found: np.ndarray | None = None
-    if crop == "always" or (crop == "auto" and w != h):
+    if isinstance(crop, FaceSelect) or crop == "always" or (crop == "auto" and w != h):
         from pirender.motion.faces import FaceCropper
 
         with FaceCropper(size=size) as cropper, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # several faces: the largest is followed, as documented
-            crops, landmarks = cropper.track(iter_video_frames(path), info.fps, name=str(path))
+            face = crop if isinstance(crop, FaceSelect) else None
+            crops, landmarks = cropper.track(iter_video_frames(path), info.fps, name=str(path), face=face)
         found = ~np.isnan(landmarks[:, 0, 0])
     extract = load_extractor(extractor, device).extract
     chunks, batch = [], []
@@ -190,7 +193,7 @@ class VideoEditPipeline(RendererPipeline):
         self,
         video: str | os.PathLike[str],
         *,
-        crop: CropMode = "auto",
+        crop: VideoCrop = "auto",
         smoothing: SmoothingConfig | None = None,
     ) -> VideoAnalysis:
         """The video's faces and coefficients (`analyse_video` with this pipeline's extractor)."""

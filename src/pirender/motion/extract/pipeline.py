@@ -24,6 +24,7 @@ from pirender.media.video import VideoWriter, is_video_path, iter_video_frames, 
 from pirender.motion.coeffs import DEFAULT_FPS
 from pirender.motion.crop import CropInfo
 from pirender.motion.extract import Extractor
+from pirender.motion.faces import FaceSelect
 from pirender.motion.sequence import Motion
 from pirender.motion.smooth import SmoothingConfig, smooth_motion
 
@@ -85,23 +86,26 @@ def track_crops(
     mode: Literal["track", "fixed"] = "track",
     smoothing: float = 0.5,
     model_path: str | os.PathLike[str] | None = None,
+    face: FaceSelect | None = None,
 ) -> CropInfo | list[CropInfo]:
-    """Crop transforms of every frame: one CropInfo, or one per image for a folder of mixed sizes."""
+    """Crop transforms of every frame: one CropInfo, or one per image for a folder of mixed sizes
+    (`face`: which face, in a photo or in each of unrelated photos; in a video, the one to follow)."""
     from pirender.motion.faces import FaceCropper
 
     with FaceCropper(size=size, scale=scale, model_path=model_path) as cropper:
         if source.kind == "image":
             image = load_image(source.path)
-            return CropInfo.from_transforms([cropper.crop_transform(image, name=str(source.path))])
+            transform = cropper.crop_transform(image, name=str(source.path), face=face)
+            return CropInfo.from_transforms([transform])
         if source.kind == "folder":
             sizes = {_image_size(f) for f in source.files}
             if len(sizes) > 1:  # unrelated photos: each cropped on its own
                 return [
-                    CropInfo.from_transforms([cropper.crop_transform(load_image(f), name=str(f))])
+                    CropInfo.from_transforms([cropper.crop_transform(load_image(f), name=str(f), face=face)])
                     for f in source.files
                 ]
         info, _ = cropper.track(
-            source.frames(), source.fps, mode=mode, smoothing=smoothing, name=str(source.path)
+            source.frames(), source.fps, mode=mode, smoothing=smoothing, name=str(source.path), face=face
         )
         return info
 
@@ -201,15 +205,19 @@ def crop_to_files(
     mode: Literal["track", "fixed"] = "track",
     smoothing: float = 0.5,
     model_path: str | os.PathLike[str] | None = None,
+    face: FaceSelect | None = None,
 ) -> Path:
-    """Crop an image, video or folder; write the crops and a `<output>.crop.json` with the transforms.
+    """Crop an image, video or folder; write the crops and a `<output>.crop.json` with the transforms
+    (`face`: which face; default the largest).
 
     Image -> image file; video -> MP4 (audio kept); folder -> folder of PNGs. Returns the JSON path.
     Nothing is written when any step fails.
     """
     source = open_frames(path)
     output = Path(output)
-    crops = track_crops(source, size=size, scale=scale, mode=mode, smoothing=smoothing, model_path=model_path)
+    crops = track_crops(
+        source, size=size, scale=scale, mode=mode, smoothing=smoothing, model_path=model_path, face=face
+    )
     sidecar = output.with_name(output.name + ".crop.json")
     if source.kind == "image":
         if not is_image_path(output):
