@@ -172,3 +172,21 @@ def test_a_face_is_picked_by_number_or_position(cropper: FaceCropper, astronaut:
         cropper.largest_face(np.full((3000, 4000, 3), 70, np.uint8), face=FaceSelect(index=1))
     with pytest.raises(InputError, match="1 or more"):
         FaceSelect(index=0)
+
+
+def test_a_selected_face_is_followed_through_a_video(cropper: FaceCropper, astronaut: np.ndarray) -> None:
+    from pirender.motion.faces import FaceSelect
+
+    face = astronaut[20:260, 110:350]
+    small = np.asarray(Image.fromarray(face).resize((150, 150)))
+    frames = []
+    for t in range(6):  # the small face drifts right; the large one stays
+        canvas = np.full((300, 480, 3), 200, np.uint8)
+        canvas[30:270, 0:240] = face
+        canvas[75:225, 290 + 4 * t : 440 + 4 * t] = small
+        frames.append(canvas)
+    crops, _ = cropper.track(frames, fps=25.0, smoothing=0.0, face=FaceSelect(at=(365.0, 150.0)))
+    assert np.all(crops.centers[:, 0] > 300) and crops.centers[-1, 0] > crops.centers[0, 0] + 10
+    with pytest.warns(MultipleFacesWarning, match="following the largest"):
+        largest, _ = cropper.track(frames, fps=25.0, smoothing=0.0)
+    assert np.all(largest.centers[:, 0] < 240)
