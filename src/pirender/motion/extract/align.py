@@ -4,8 +4,10 @@ Given five 2D landmarks in an image of size (w0, h0) — left-eye centre, right-
 left mouth corner, right mouth corner, "left" meaning image-left — with y measured from the bottom
 (y' = h0 - 1 - y), a least-squares weak-perspective fit (POS) of five standard 3D landmarks gives a
 scale s_pos and a translation t = (tx, ty). The transform parameters are (w0, h0, s, tx, ty) with
-s = 102 / s_pos; the aligned image is the source resized by s with a 224 x 224 window centred on the
-translated face. PIRender's crop values are (s, tx, ty).
+s = 102 / s_pos; the aligned image is the source resized with PIL bicubic to (int(w0 s), int(h0 s))
+and cut at the truncated integer offsets of a 224 x 224 window centred on the translated face, with
+zeros outside the image (`aligned_box`, `align_image`: the same pixels as `align_img`). PIRender's
+crop values are (s, tx, ty).
 
 The standard 3D landmarks come from the user's BFM folder (`similarity_Lm3D_all.mat`, 68 points,
 reduced to five as below). Without it — for cropping and for the crop values of a SadTalker source —
@@ -22,10 +24,10 @@ import numpy as np
 
 from pirender.errors import InputError
 from pirender.motion.coeffs import REFERENCE_SIZE
-from pirender.motion.crop import CropTransform
 
 ALIGNED_SIZE = 224  # Deep3DFaceRecon's network input
 TARGET_SCALE = 102.0  # the `rescale` of align_img: s = TARGET_SCALE / s_pos
+EXACT_RESIZE_PIXELS = 40_000_000  # align_image resizes the whole image (as align_img) up to this size
 
 # Five landmarks (x right, y up, z towards the camera), in the BFM units of Deep3DFaceRecon, where a
 # face at the camera's distance projects at ~102 px per unit. Our own average-face values (eye centres
@@ -112,21 +114,53 @@ def transform_params(landmarks: np.ndarray, image_size: tuple[int, int], standar
     return np.array([w0, h0, TARGET_SCALE / s_pos, t[0], t[1]])
 
 
-def aligned_crop(params: np.ndarray) -> CropTransform:
-    """The 224 x 224 aligned window of the transform parameters, as a crop of the original image."""
+def aligned_box(params: np.ndarray) -> tuple[int, int, int, int]:
+    """Where `align_img` cuts: (w, h) of the resized image and the (left, up) corner of the window.
+
+    The whole image is resized to (int(w0 * s), int(h0 * s)) (truncated), and the 224 x 224 window
+    starts at the truncated offsets int(w/2 - 112 + (tx - w0/2) * s), int(h/2 - 112 + (h0/2 - ty) * s).
+    """
     w0, h0, s, tx, ty = (float(v) for v in params)
-    # Window centred on the translated face: source (tx, h0 - 1 - ty) in index coordinates, i.e. +0.5
-    # in the continuous coordinates of CropTransform; side 224 / s source pixels.
-    return CropTransform(tx + 0.5, h0 - 1 - ty + 0.5, ALIGNED_SIZE / s, ALIGNED_SIZE, int(w0), int(h0))
+    w, h = int(w0 * s), int(h0 * s)
+    half = ALIGNED_SIZE / 2
+    left = int(w / 2 - half + (tx - w0 / 2) * s)
+    up = int(h / 2 - half + (h0 / 2 - ty) * s)
+    return w, h, left, up
 
 
 def align_image(
     image: np.ndarray, landmarks: np.ndarray, standard: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`align_img`: (H, W, 3) uint8 image + (5, 2) landmarks (y down) -> ((224, 224, 3) uint8, params (5,))."""
+    """`align_img`: (H, W, 3) uint8 image + (5, 2) landmarks (y down) -> ((224, 224, 3) uint8, params (5,)).
+
+    The same pixels as Deep3DFaceRecon's: the image resized with PIL bicubic to the truncated size
+    (`aligned_box`), the window cut at the truncated offsets, zeros where it leaves the image. When
+    the resized image would exceed `EXACT_RESIZE_PIXELS` (a small face in a large photo), only the
+    window is resampled (PIL's `box`, on the same sampling grid); PIL's fixed-point filter weights then
+    differ in rounding, which changes ~0.01% of the pixels by 1-2 grey levels.
+    """
+    from PIL import Image
+
+    image = np.asarray(image)
     h0, w0 = image.shape[:2]
     params = transform_params(landmarks, (w0, h0), standard)
-    return aligned_crop(params).apply(image), params
+    w, h, left, up = aligned_box(params)
+    if w < 1 or h < 1:
+        raise ValueError(f"degenerate alignment: the image would be resized to {w}x{h}")
+    rgb = Image.fromarray(np.ascontiguousarray(image[..., :3]))
+    if w * h <= EXACT_RESIZE_PIXELS:
+        return np.asarray(
+            rgb.resize((w, h), Image.BICUBIC).crop((left, up, left + ALIGNED_SIZE, up + ALIGNED_SIZE))
+        ), params
+    out = np.zeros((ALIGNED_SIZE, ALIGNED_SIZE, 3), np.uint8)
+    x0, y0 = max(left, 0), max(up, 0)  # the part of the window inside the resized image
+    x1, y1 = min(left + ALIGNED_SIZE, w), min(up + ALIGNED_SIZE, h)
+    if x1 > x0 and y1 > y0:
+        kx, ky = w0 / w, h0 / h  # source pixels per resized pixel, as PIL's whole-image resize uses
+        box = (x0 * kx, y0 * ky, x1 * kx, y1 * ky)
+        part = rgb.resize((x1 - x0, y1 - y0), Image.BICUBIC, box=box)
+        out[y0 - up : y1 - up, x0 - left : x1 - left] = np.asarray(part)
+    return out, params
 
 
 def to_reference_crop(params: np.ndarray, frame_size: int) -> np.ndarray:
