@@ -91,6 +91,33 @@ def test_bfm_folder_loading(tmp_path: Path) -> None:
     assert reduce_68_to_5(np.arange(68 * 2).reshape(68, 2)).shape == (5, 2)
     with pytest.raises(InputError, match="similarity_Lm3D_all.mat"):
         load_standard_landmarks(tmp_path)
+    # No folder: Deep3DFaceRecon's own points, shipped (its load_lm3d reduction, image-left first).
+    standard = load_standard_landmarks()
+    np.testing.assert_allclose(standard[0], [-0.31148657, 0.29036078, 0.13377953])
+    np.testing.assert_allclose(standard[2], [0.0032535, -0.04617932, 0.55244243])
+    assert standard[0, 0] < 0 < standard[1, 0] and standard[3, 0] < 0 < standard[4, 0]
+    assert np.abs(standard - TEMPLATE_5).max() < 0.01  # our cropping template is these, rounded
+
+
+@requires_faces
+def test_extract_with_a_deep3d_checkpoint_needs_no_bfm_folder(
+    tmp_path: Path,
+    astronaut: np.ndarray,
+    random_state: dict[str, torch.Tensor],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pirender.cli.main import main
+    from pirender.media.image import save_image
+    from pirender.motion import load_motion
+
+    torch.set_num_threads(1)
+    torch.save({"net_recon": random_state, "epoch": 20}, tmp_path / "epoch_20.pth")
+    save_image(tmp_path / "astronaut.png", astronaut)
+    code = main(["extract", str(tmp_path / "astronaut.png"), "-o", str(tmp_path / "m.npz"),
+                 "--extractor", "deep3d", "--checkpoint", str(tmp_path / "epoch_20.pth")])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    motion = load_motion(tmp_path / "m.npz")
+    assert motion.coeffs.shape == (1, 73) and np.isfinite(motion.coeffs).all()
 
 
 def test_bad_checkpoints_are_rejected_clearly(tmp_path: Path) -> None:

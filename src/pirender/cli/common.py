@@ -82,7 +82,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--extractor-checkpoint", type=Path, help="extractor weights (deep3d: Deep3DFaceRecon epoch_20.pth)"
     )
-    group.add_argument("--bfm", type=Path, help="deep3d only: the BFM folder (similarity_Lm3D_all.mat)")
+    group.add_argument(
+        "--bfm",
+        type=Path,
+        help="deep3d only: a BFM folder to read similarity_Lm3D_all.mat from (default: the shipped points)",
+    )
     group.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

@@ -22,13 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--extractor",
         choices=("deep3d", "synthhead"),
         default="deep3d",
-        help="deep3d: official-compatible, needs --checkpoint and --bfm-dir; synthhead: the shipped "
+        help="deep3d: official-compatible, needs --checkpoint; synthhead: the shipped "
         "regressor for SynthHead videos (default: deep3d)",
     )
     parser.add_argument(
         "--checkpoint", help="Deep3DFaceRecon epoch_20.pth (deep3d) or a SynthHead extractor .safetensors"
     )
-    parser.add_argument("--bfm-dir", help="Deep3DFaceRecon BFM folder with similarity_Lm3D_all.mat (deep3d)")
+    parser.add_argument(
+        "--bfm-dir", help="deep3d: a BFM folder to read similarity_Lm3D_all.mat from (default: shipped)"
+    )
     parser.add_argument(
         "--smooth",
         help="temporal filter: none, gaussian[:SECONDS], one-euro[:MIN_CUTOFF_HZ] (default: gaussian with "
@@ -62,10 +64,10 @@ def _build_extractor(args: argparse.Namespace):  # noqa: ANN202 - returns an Ext
         from pirender.motion.extract.synthhead import SynthHeadExtractor
 
         return SynthHeadExtractor.load(args.checkpoint)
-    if not args.checkpoint or not args.bfm_dir:
+    if not args.checkpoint:
         raise InputError(
-            "--extractor deep3d needs --checkpoint (Deep3DFaceRecon epoch_20.pth) and --bfm-dir (see "
-            "docs/motion.md); for SynthHead videos use --extractor synthhead"
+            "--extractor deep3d needs --checkpoint (Deep3DFaceRecon epoch_20.pth, see docs/motion.md); "
+            "for SynthHead videos use --extractor synthhead"
         )
     from pirender.motion.extract.deep3d import Deep3DExtractor
 

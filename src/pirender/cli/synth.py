@@ -17,6 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--talking", action="store_true", help="mouth follows synthesised speech (WAV stored)"
     )
+    parser.add_argument(
+        "--edit-videos",
+        type=int,
+        default=0,
+        metavar="N",
+        help="per identity, N more videos of held expression edits (training editable renderers)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="identity i uses seed SEED + i")
     parser.add_argument("--fps", type=float, default=25.0, help="video frame rate")
     parser.add_argument(
@@ -44,14 +51,16 @@ def run(args: argparse.Namespace) -> int:
         frames=args.frames,
         size=args.size,
         talking=args.talking,
+        edit_videos=args.edit_videos,
         seed=args.seed,
         fps=args.fps,
         test_fraction=args.test_fraction,
     )
-    total = spec.identities * spec.videos_per_identity * spec.frames
+    videos = spec.identities * (spec.videos_per_identity + spec.edit_videos)
+    total = videos * spec.frames
     with tqdm(total=total, unit="frame", disable=args.no_progress, desc="synth") as bar:
         out = write_dataset(args.out, spec, progress=bar.update)
-    print(f"wrote {spec.identities * spec.videos_per_identity} videos ({total} frames) to {out}")
+    print(f"wrote {videos} videos ({total} frames) to {out}")
     return 0
 
 

@@ -166,13 +166,15 @@ class ExtractorSpec:
 
     kind: str = "synthhead"  # synthhead | deep3d
     checkpoint: str | None = None  # synthhead: optional weights; deep3d: required epoch_20.pth
-    bfm_dir: str | None = None  # deep3d only: folder with similarity_Lm3D_all.mat
+    bfm_dir: str | None = None  # deep3d only: a BFM folder to read the standard points from (shipped)
 
     def __post_init__(self) -> None:
         if self.kind not in EXTRACTORS:
             raise InputError(f"extractor must be one of {', '.join(EXTRACTORS)}, got {self.kind!r}")
-        if self.kind == "deep3d" and (self.checkpoint is None or self.bfm_dir is None):
-            raise InputError("the deep3d extractor needs --extractor-checkpoint and --bfm")
+        if self.kind == "deep3d" and self.checkpoint is None:
+            raise InputError(
+                "the deep3d extractor needs --extractor-checkpoint (Deep3DFaceRecon epoch_20.pth)"
+            )
         for p in (self.checkpoint, self.bfm_dir):
             if p is not None and not Path(p).exists():
                 raise InputError(f"extractor file not found: {p}")
@@ -188,7 +190,7 @@ def _cached_extractor(spec: ExtractorSpec, device: str) -> Extractor:
     from pirender.motion.extract import Deep3DExtractor, SynthHeadExtractor
 
     if spec.kind == "deep3d":
-        assert spec.checkpoint is not None and spec.bfm_dir is not None
+        assert spec.checkpoint is not None
         return Deep3DExtractor.from_checkpoint(spec.checkpoint, spec.bfm_dir, device=device)
     return SynthHeadExtractor.load(spec.checkpoint, device=device)
 

@@ -23,7 +23,7 @@ from pirender.media.atomic import atomic_dir
 from pirender.motion.coeffs import to_lmdb_rows
 from pirender.synth.audio import talking_clip
 from pirender.synth.head import SynthHead
-from pirender.synth.motion import random_motion
+from pirender.synth.motion import edit_motion, random_motion
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class SynthDatasetSpec:
     frames: int
     size: int = 256
     talking: bool = False
+    edit_videos: int = 0  # per identity, extra videos of expression edits (`edit_motion`)
     seed: int = 0
     fps: float = 25.0
     test_fraction: float = 0.1
@@ -47,6 +48,7 @@ class SynthDatasetSpec:
                 f"--videos-per-identity must be >= 1, got {self.videos_per_identity}",
             ),
             (self.frames >= 1, f"--frames must be >= 1, got {self.frames}"),
+            (self.edit_videos >= 0, f"--edit-videos must be >= 0, got {self.edit_videos}"),
             (16 <= self.size <= 1024, f"--size must be between 16 and 1024, got {self.size}"),
             (self.seed >= 0, f"--seed must be >= 0, got {self.seed}"),
             (0 < self.fps <= 240, f"--fps must be in (0, 240], got {self.fps}"),
@@ -86,10 +88,12 @@ def write_dataset(
                 identity_seed = spec.seed + i
                 head = SynthHead(identity_seed, spec.size)
                 split = "test" if i >= first_test else "train"
-                for j in range(spec.videos_per_identity):
+                for j in range(spec.videos_per_identity + spec.edit_videos):
                     seed = video_seed(identity_seed, j)
                     audio = None
-                    if spec.talking:
+                    if j >= spec.videos_per_identity:
+                        motion = edit_motion(seed, spec.frames, spec.fps)
+                    elif spec.talking:
                         clip = talking_clip(seed, spec.frames, spec.fps)
                         motion, audio = clip.motion, (clip.audio, clip.sample_rate)
                     else:

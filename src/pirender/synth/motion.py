@@ -96,3 +96,34 @@ def random_motion(seed: int, num_frames: int, fps: float = 25.0, *, mouth: bool 
             motion[:, EXPRESSION_CONTROLS[name]] *= 0.5  # talking_clip adds speech-driven lip shapes
     motion[:, layout.ANGLE] = np.clip(motion[:, layout.ANGLE], -1.0, 1.0)
     return motion.astype(np.float32)
+
+
+def edit_motion(seed: int, num_frames: int, fps: float = 25.0, *, hold_seconds: float = 0.6) -> np.ndarray:
+    """Expression edits for training editable renderers: the pose of `random_motion` (halved), and
+    the expression held in segments of about `hold_seconds`, each either neutral or one or two
+    controls at 0.6-1.0 (jaw_open in a third of the expressive segments), switched within 2 frames.
+    Pairs of frames of one such video are what an edit is: the same head and about the same pose,
+    a large change of expression.
+
+    Returns:
+        (T, 73) float32 coefficients, like `random_motion`.
+    """
+    motion = random_motion(seed, num_frames, fps).astype(np.float64)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xED17]))
+    rest = neutral_coeffs().astype(np.float64)
+    motion[:, layout.ANGLE] = rest[layout.ANGLE] + 0.5 * (motion[:, layout.ANGLE] - rest[layout.ANGLE])
+    names = [n for n in EXPRESSION_CONTROLS if n != "mouth_shift"]
+    target = np.zeros((num_frames, len(EXPRESSION_CONTROLS)))
+    start, neutral = 0, bool(rng.random() < 0.5)
+    while start < num_frames:
+        length = max(2, int(round(hold_seconds * fps * rng.uniform(0.6, 1.4))))
+        if not neutral:
+            picks = ["jaw_open"] if rng.random() < 1 / 3 else []
+            picks += list(rng.choice(names, size=int(rng.integers(1, 3)), replace=False))
+            for name in dict.fromkeys(picks):
+                target[start : start + length, EXPRESSION_CONTROLS[name]] = rng.uniform(0.6, 1.0)
+        start, neutral = start + length, not neutral
+    target = gaussian_filter1d(target, sigma=0.7, axis=0, mode="nearest")  # a switch takes ~2 frames
+    motion[:, : len(EXPRESSION_CONTROLS)] = 0.0
+    motion[:, list(EXPRESSION_CONTROLS.values())] = target
+    return motion.astype(np.float32)

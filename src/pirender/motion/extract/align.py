@@ -9,10 +9,10 @@ and cut at the truncated integer offsets of a 224 x 224 window centred on the tr
 zeros outside the image (`aligned_box`, `align_image`: the same pixels as `align_img`). PIRender's
 crop values are (s, tx, ty).
 
-The standard 3D landmarks come from the user's BFM folder (`similarity_Lm3D_all.mat`, 68 points,
-reduced to five as below). Without it — for cropping and for the crop values of a SadTalker source —
-we use `TEMPLATE_5`, our own five-point average face in the same units; it reproduces the scale of
-the official data to a few percent (the crop test on a real photograph checks this).
+The standard 3D landmarks of the alignment are Deep3DFaceRecon's (`similarity_Lm3D_all.mat`, 68
+points reduced to five), shipped as `STANDARD_5`; a user's BFM folder may still be given and is then
+read instead. The VoxCeleb-style crop of `motion.faces` uses `TEMPLATE_5`, our own rounded five-point
+face in the same units (it defines our framing, within 1% of STANDARD_5).
 """
 
 from __future__ import annotations
@@ -42,6 +42,19 @@ TEMPLATE_5 = np.array(
     ]
 )
 
+# Deep3DFaceRecon's five standard 3D landmarks: its BFM/similarity_Lm3D_all.mat ('lm', 68 x 3) reduced
+# as load_lm3d does (mean of 37/40, mean of 43/46, 31, 49, 55, in that order), to 8 decimals.
+# Deep3DFaceRecon_pytorch, (c) sicxu, MIT licence (assets/NOTICE.md). What `align_img` fits to.
+STANDARD_5 = np.array(
+    [
+        [-0.31148657, 0.29036078, 0.13377953],  # left-eye centre (image left)
+        [0.30979887, 0.28972036, 0.13179526],  # right-eye centre
+        [0.0032535, -0.04617932, 0.55244243],  # nose tip
+        [-0.25216928, -0.38133916, 0.22405732],  # left mouth corner
+        [0.2484662, -0.38128236, 0.22235769],  # right mouth corner
+    ]
+)
+
 # 1-based 68-point indices that define the five points: eyes are means of their corners.
 _LM68_TO_5 = ((37, 40), (43, 46), (31,), (49,), (55,))
 
@@ -54,10 +67,13 @@ def reduce_68_to_5(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([landmarks[[i - 1 for i in group]].mean(axis=0) for group in _LM68_TO_5])
 
 
-def load_standard_landmarks(bfm_dir: str | os.PathLike[str]) -> np.ndarray:
-    """The five standard 3D landmarks (5, 3) from a Deep3DFaceRecon BFM folder."""
+def load_standard_landmarks(bfm_dir: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """The five standard 3D landmarks (5, 3): from a Deep3DFaceRecon BFM folder, or STANDARD_5 (the
+    same file's values, shipped) when `bfm_dir` is None."""
     import scipy.io
 
+    if bfm_dir is None:
+        return STANDARD_5.copy()
     path = Path(bfm_dir) / "similarity_Lm3D_all.mat"
     if not path.is_file():
         raise InputError(

@@ -90,7 +90,7 @@ class Deep3DExtractor:
     def from_checkpoint(
         cls,
         path: str | os.PathLike[str],
-        bfm_dir: str | os.PathLike[str],
+        bfm_dir: str | os.PathLike[str] | None = None,
         *,
         device: str | torch.device = "cpu",
         landmark_model: str | os.PathLike[str] | None = None,
