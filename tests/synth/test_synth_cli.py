@@ -84,3 +84,27 @@ def test_preview_contact_sheet(tmp_path: Path) -> None:
     tiles = sheet[-96:].reshape(2, 48, 10, 48, 3).transpose(0, 2, 1, 3, 4).astype(np.float32)
     assert np.abs(tiles[0, 0] - tiles[1, 0]).mean() > 5  # identities differ
     assert np.abs(tiles[0, 0] - tiles[0, 6]).mean() > 3  # poses differ
+
+
+def test_edit_videos_hold_large_expression_changes(tmp_path: Path, capsys) -> None:
+    """--edit-videos adds, per identity, videos whose expression jumps between neutral and held
+    controls (edit_motion): what editable renderers train on; the first videos stay as they were."""
+    from pirender.motion.coeffs import ANGLE
+    from pirender.synth import EXPRESSION_CONTROLS, random_motion
+    from pirender.synth.dataset import video_seed
+    from pirender.synth.motion import edit_motion
+
+    out = tmp_path / "edits"
+    argv = ["synth", "--out", str(out), "--identities", "1", "--videos-per-identity", "1", "--frames", "60",
+            "--size", "32"]  # fmt: skip
+    assert main([*argv, "--edit-videos", "1", "--no-progress"]) == 0
+    assert "wrote 2 videos (120 frames)" in capsys.readouterr().out
+    data = VoxLMDB(out, size=32)
+    plain, edits = (data.motion(v) for v in sorted(data.videos("train")))
+    np.testing.assert_allclose(plain, random_motion(video_seed(0, 0), 60), atol=1e-6)
+    np.testing.assert_allclose(edits, edit_motion(video_seed(0, 1), 60), atol=1e-6)
+    controls = edits[:, list(EXPRESSION_CONTROLS.values())]
+    assert (controls.max(axis=1) < 0.05).mean() > 0.25 and (controls.max(axis=1) > 0.55).mean() > 0.25
+    assert np.abs(np.diff(edits[:, ANGLE], axis=0)).max() < 0.05  # the pose still moves smoothly
+    assert main([*argv, "--edit-videos", "-1", "--no-progress"]) == 1
+    assert "--edit-videos" in capsys.readouterr().err
