@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pirender.motion.extract import align
 from pirender.motion.extract.align import TEMPLATE_5, align_image, aligned_box, transform_params
 
 LANDMARKS = np.array([
@@ -63,11 +62,10 @@ def test_random_landmarks_match_the_literal_steps_bit_for_bit(photo: np.ndarray)
         assert np.array_equal(align_image(photo, landmarks, TEMPLATE_5)[0], _literal(photo, landmarks))
 
 
-def test_the_window_only_path_for_huge_resizes_is_within_two_grey_levels(
-    photo: np.ndarray, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(align, "EXACT_RESIZE_PIXELS", 0)  # as for a small face in a large photo
+def test_small_faces_in_a_larger_photo_match_too(photo: np.ndarray) -> None:
+    """Up to s = 4.2 (the resized image 5000 x 3800): only the window is computed, the same pixels."""
+    big = np.asarray(Image.fromarray(photo).resize((1200, 900)))
     rng = np.random.default_rng(1)
-    for landmarks in [*LANDMARKS, *(LANDMARKS[0] + rng.uniform(-200, 200, 2) for _ in range(5))]:
-        diff = np.abs(align_image(photo, landmarks, TEMPLATE_5)[0].astype(int) - _literal(photo, landmarks))
-        assert diff.max() <= 2 and (diff > 0).mean() < 1e-3
+    for scale in (0.25, 0.4, 1.0, 2.0, 3.5):
+        landmarks = (LANDMARKS[0] - 220) * scale + [600, 450] + rng.normal(0, 1, (5, 2))
+        assert np.array_equal(align_image(big, landmarks, TEMPLATE_5)[0], _literal(big, landmarks))

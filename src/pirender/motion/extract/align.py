@@ -27,7 +27,6 @@ from pirender.motion.coeffs import REFERENCE_SIZE
 
 ALIGNED_SIZE = 224  # Deep3DFaceRecon's network input
 TARGET_SCALE = 102.0  # the `rescale` of align_img: s = TARGET_SCALE / s_pos
-EXACT_RESIZE_PIXELS = 40_000_000  # align_image resizes the whole image (as align_img) up to this size
 
 # Five landmarks (x right, y up, z towards the camera), in the BFM units of Deep3DFaceRecon, where a
 # face at the camera's distance projects at ~102 px per unit. Our own average-face values (eye centres
@@ -150,33 +149,75 @@ def align_image(
     """`align_img`: (H, W, 3) uint8 image + (5, 2) landmarks (y down) -> ((224, 224, 3) uint8, params (5,)).
 
     The same pixels as Deep3DFaceRecon's: the image resized with PIL bicubic to the truncated size
-    (`aligned_box`), the window cut at the truncated offsets, zeros where it leaves the image. When
-    the resized image would exceed `EXACT_RESIZE_PIXELS` (a small face in a large photo), only the
-    window is resampled (PIL's `box`, on the same sampling grid); PIL's fixed-point filter weights then
-    differ in rounding, which changes ~0.01% of the pixels by 1-2 grey levels.
+    (`aligned_box`), the window cut at the truncated offsets, zeros where it leaves the image. Only
+    what the window needs is computed, bit for bit as PIL's whole-image resize would: PIL's
+    horizontal pass on the source rows the window's rows draw from, then its vertical pass (PIL's
+    fixed-point bicubic weights, `_pil_bicubic_rows`) for the window's rows alone.
     """
     from PIL import Image
 
-    image = np.asarray(image)
+    image = np.ascontiguousarray(np.asarray(image)[..., :3])
     h0, w0 = image.shape[:2]
     params = transform_params(landmarks, (w0, h0), standard)
     w, h, left, up = aligned_box(params)
     if w < 1 or h < 1:
         raise ValueError(f"degenerate alignment: the image would be resized to {w}x{h}")
-    rgb = Image.fromarray(np.ascontiguousarray(image[..., :3]))
-    if w * h <= EXACT_RESIZE_PIXELS:
-        return np.asarray(
-            rgb.resize((w, h), Image.BICUBIC).crop((left, up, left + ALIGNED_SIZE, up + ALIGNED_SIZE))
-        ), params
     out = np.zeros((ALIGNED_SIZE, ALIGNED_SIZE, 3), np.uint8)
     x0, y0 = max(left, 0), max(up, 0)  # the part of the window inside the resized image
     x1, y1 = min(left + ALIGNED_SIZE, w), min(up + ALIGNED_SIZE, h)
-    if x1 > x0 and y1 > y0:
-        kx, ky = w0 / w, h0 / h  # source pixels per resized pixel, as PIL's whole-image resize uses
-        box = (x0 * kx, y0 * ky, x1 * kx, y1 * ky)
-        part = rgb.resize((x1 - x0, y1 - y0), Image.BICUBIC, box=box)
-        out[y0 - up : y1 - up, x0 - left : x1 - left] = np.asarray(part)
+    if x1 <= x0 or y1 <= y0:
+        return out, params
+    rows = _pil_bicubic_rows(h0, h, range(y0, y1)) if h != h0 else None
+    r0, r1 = (min(a for a, _ in rows), max(a + len(k) for a, k in rows)) if rows else (y0, y1)
+    band = image[r0:r1]
+    if w != w0:  # PIL's horizontal pass, row by row: the same on a band of rows as on the whole image
+        band = np.asarray(Image.fromarray(band).resize((w, r1 - r0), Image.BICUBIC))
+    band = band[:, x0:x1].astype(np.int64)
+    if rows is None:
+        window = band
+    else:
+        window = np.empty((y1 - y0, x1 - x0, 3), np.int64)
+        for i, (first, weights) in enumerate(rows):
+            taps = band[first - r0 : first - r0 + len(weights)]
+            window[i] = (
+                (1 << (_PIL_PRECISION_BITS - 1)) + np.tensordot(weights, taps, axes=1)
+            ) >> _PIL_PRECISION_BITS
+    out[y0 - up : y1 - up, x0 - left : x1 - left] = np.clip(window, 0, 255)
     return out, params
+
+
+_PIL_PRECISION_BITS = 32 - 8 - 2  # Pillow's fixed-point weights for 8-bit images (Resample.c)
+
+
+def _pil_bicubic(x: float) -> float:
+    """Pillow's bicubic kernel (a = -0.5)."""
+    x = abs(x)
+    if x < 1.0:
+        return (1.5 * x - 2.5) * x * x + 1.0
+    if x < 2.0:
+        return (((x - 5.0) * x + 8.0) * x - 4.0) * -0.5
+    return 0.0
+
+
+def _pil_bicubic_rows(in_size: int, out_size: int, wanted: range) -> list[tuple[int, np.ndarray]]:
+    """Pillow's resampling weights (as Resample.c's precompute_coeffs and normalize_coeffs_8bpc) for
+    output positions `wanted` of a whole-axis resize in_size -> out_size: (first input index, int64
+    fixed-point weights) each."""
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = 2.0 * filterscale
+    rows = []
+    for index in wanted:
+        center = (index + 0.5) * scale
+        first = max(int(center - support + 0.5), 0)
+        last = min(int(center + support + 0.5), in_size)
+        weights = [_pil_bicubic((x + first - center + 0.5) / filterscale) for x in range(last - first)]
+        total = sum(weights)
+        if total != 0.0:
+            weights = [v / total for v in weights]
+        fixed = [int(v * (1 << _PIL_PRECISION_BITS) + (-0.5 if v < 0 else 0.5)) for v in weights]
+        rows.append((first, np.array(fixed, np.int64)))
+    return rows
 
 
 def to_reference_crop(params: np.ndarray, frame_size: int) -> np.ndarray:
