@@ -179,3 +179,13 @@ def test_face_flags_pick_a_face_in_every_command(
         code, _, err = _run(argv, capsys)
         _assert_clean_failure(code, err, tmp_path, message)
         assert not (tmp_path / "c.png").exists()
+
+
+@requires_faces
+def test_no_face_in_a_source_names_the_file(tmp_path: Path) -> None:
+    from pirender.errors import InputError
+    from pirender.pipelines.source import prepare_source
+
+    save_image(tmp_path / "wall.png", np.full((200, 300, 3), 90, np.uint8))
+    with pytest.raises(InputError, match=r"^source wall\.png: no face found$"):
+        prepare_source(tmp_path / "wall.png", size=64)

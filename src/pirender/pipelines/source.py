@@ -127,6 +127,8 @@ def prepare_source(
         PreparedSource with an (S, S, 3) crop.
     """
     image = read_still(source, name=name)
+    if not isinstance(source, np.ndarray):  # messages about the picture name its file
+        name = f"{name} {Path(source).name}"
     h, w = image.shape[:2]
     if isinstance(crop, CropTransform):
         if (crop.source_width, crop.source_height) != (w, h):
