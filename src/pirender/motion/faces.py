@@ -33,6 +33,7 @@ import os
 import warnings
 import weakref
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +46,7 @@ from pirender.extras import missing_extra
 from pirender.motion.coeffs import REFERENCE_SIZE
 from pirender.motion.crop import CropInfo, CropTransform
 from pirender.motion.extract.align import TARGET_SCALE, TEMPLATE_5, pos_fit
+from pirender.motion.native_log import quiet_native_stderr
 
 __all__ = [
     "CropInfo",
@@ -220,6 +222,7 @@ class FaceCropper:
         self.max_faces = max_faces
         self.min_confidence = min_confidence
         self._landmarkers: dict[str, object] = {}
+        self._first_run: set[str] = set()  # modes whose first inference still prints native chatter
         self._video_clock_ms = 0
         # mediapipe's own __del__ fails at interpreter exit; close explicitly, at the latest via atexit.
         self._finalizer = weakref.finalize(self, _close_landmarkers, self._landmarkers)
@@ -228,7 +231,6 @@ class FaceCropper:
 
     def _landmarker(self, mode: str) -> object:
         if mode not in self._landmarkers:
-            os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ logging to stderr
             try:
                 import mediapipe  # noqa: F401
                 from mediapipe.tasks.python import BaseOptions, vision
@@ -242,7 +244,9 @@ class FaceCropper:
                 min_face_detection_confidence=self.min_confidence,
                 min_face_presence_confidence=self.min_confidence,
             )
-            self._landmarkers[mode] = vision.FaceLandmarker.create_from_options(options)
+            with quiet_native_stderr():
+                self._landmarkers[mode] = vision.FaceLandmarker.create_from_options(options)
+            self._first_run.add(mode)
         return self._landmarkers[mode]
 
     def close(self) -> None:
@@ -303,15 +307,18 @@ class FaceCropper:
         return [f for f in _merge(refined) if float(np.max(f.box[2:] - f.box[:2])) >= SEARCH_MIN_FACE]
 
     def _detect_once(self, image: np.ndarray, timestamp_ms: int | None) -> list[FaceLandmarks]:
-        landmarker = self._landmarker("image" if timestamp_ms is None else "video")
+        mode = "image" if timestamp_ms is None else "video"
+        landmarker = self._landmarker(mode)
         import mediapipe as mp  # importable now: _landmarker checked it
 
         h, w = image.shape[:2]
         mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=image)
-        if timestamp_ms is None:
-            result = landmarker.detect(mp_image)  # type: ignore[attr-defined]
-        else:
-            result = landmarker.detect_for_video(mp_image, timestamp_ms)  # type: ignore[attr-defined]
+        with quiet_native_stderr() if mode in self._first_run else nullcontext():
+            if timestamp_ms is None:
+                result = landmarker.detect(mp_image)  # type: ignore[attr-defined]
+            else:
+                result = landmarker.detect_for_video(mp_image, timestamp_ms)  # type: ignore[attr-defined]
+        self._first_run.discard(mode)
         return [
             FaceLandmarks(np.array([[p.x * w, p.y * h, p.z * w] for p in face], dtype=np.float64))
             for face in result.face_landmarks
