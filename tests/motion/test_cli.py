@@ -186,6 +186,7 @@ def test_no_face_in_a_source_names_the_file(tmp_path: Path) -> None:
     from pirender.errors import InputError
     from pirender.pipelines.source import prepare_source
 
-    save_image(tmp_path / "wall.png", np.full((200, 300, 3), 90, np.uint8))
+    wall = np.broadcast_to(np.linspace(60, 200, 300).astype(np.uint8)[None, :, None], (200, 300, 3))
+    save_image(tmp_path / "wall.png", np.ascontiguousarray(wall))
     with pytest.raises(InputError, match=r"^source wall\.png: no face found$"):
         prepare_source(tmp_path / "wall.png", size=64)

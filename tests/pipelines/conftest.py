@@ -39,6 +39,14 @@ def smooth_image(height: int, width: int, seed: int) -> np.ndarray:
     return np.clip((np.stack(channels, -1) + 0.3) * 255, 0, 255).astype(np.uint8)
 
 
+def face_image(size: int, seed: int) -> np.ndarray:
+    """(size, size, 3) uint8: SynthHead's neutral frontal render of identity `seed`, a framed face crop
+    (what `crop="auto"` uses as it is)."""
+    from pirender.synth import Identity, SynthHead, neutral_coeffs
+
+    return SynthHead(Identity.from_seed(seed), size).render(neutral_coeffs())
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread() -> None:
     """The tiny renderer is faster on one thread, and far faster when other processes share the cores."""
@@ -52,7 +60,7 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     torch.manual_seed(0)
     renderer = pirender.PIRenderer(pirender.RendererConfig.tiny())
     renderer.save_pretrained(root / "renderer", provenance={"image_size": SIZE})
-    save_image(root / "source.png", smooth_image(SIZE, SIZE, 0))
+    save_image(root / "source.png", face_image(SIZE, 0))
     speech = (0.2 * np.sin(2 * np.pi * 220 * np.arange(int(16000 * NUM_FRAMES / FPS)) / 16000)).astype(
         np.float32
     )

@@ -16,7 +16,7 @@ from pirender.pipelines.motion_transfer import absolute_motion, relative_motion
 from pirender.pipelines.render import render_coeffs
 from pirender.pipelines.source import prepare_source
 
-from .conftest import FPS, NUM_FRAMES, SIZE, make_coeffs, smooth_image
+from .conftest import FPS, NUM_FRAMES, SIZE, face_image, make_coeffs, smooth_image
 
 
 def _direct(engine: object, image: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
@@ -61,7 +61,7 @@ def test_relative_and_absolute_modes(assets: dict[str, Path], engine: object) ->
 
 
 def test_video_source_same_identity(assets: dict[str, Path], tmp_path: Path, engine: object) -> None:
-    frames = [smooth_image(SIZE, SIZE, seed) for seed in range(3)]
+    frames = [face_image(SIZE, seed) for seed in range(3)]
     video = tmp_path / "clip.mp4"
     write_video(video, frames, fps=10)
     driving = make_coeffs(3, 9)  # pretend these were extracted from the clip

@@ -324,5 +324,9 @@ def test_upload_with_a_face_is_cropped_around_it(app_models, tmp_path: Path) -> 
     x0, y0 = portrait.transform.origin
     side = portrait.transform.side
     assert x0 < 181 and y0 < 72 and x0 + side > 270 and y0 + side > 177 and side < 400
-    # "auto" takes a square photo as a face crop already, as the pipelines do.
-    assert handlers.load_portrait(app_models, photo).transform is None
+    # "auto", as the pipelines: the square photo is cropped too (its face fills a third of it), and
+    # a face crop of it is used as it is.
+    assert handlers.load_portrait(app_models, photo).transform == portrait.transform
+    crop = tmp_path / "crop.png"
+    Image.fromarray(portrait.transform.apply(data.astronaut())).save(crop)
+    assert handlers.load_portrait(app_models, crop).transform is None

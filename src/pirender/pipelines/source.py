@@ -1,10 +1,15 @@
 """Inputs of every pipeline: the source portrait (cropped for the renderer), its coefficients, a driving motion.
 
-Cropping rule (`crop="auto"`): a square image is taken to be a face crop already (VoxCeleb framing,
-what the renderer was trained on) and is only resized; any other image is a larger photo, whose
-largest face is found (MediaPipe, the faces extra) and cut out VoxCeleb-style, to be pasted back
-after rendering. `crop="always"` crops square photos too, `crop="never"` refuses non-square ones,
-and a `CropTransform` gives the box explicitly (the UI lets a user draw it; tests use it).
+Cropping rule (`crop="auto"`): the largest face of every source is found (MediaPipe, the faces
+extra) and cut out VoxCeleb-style, to be pasted back after rendering, unless the image already is
+such a crop: square, with the face's crop box centred within `FRAMED_OFFSET` of the side and as
+large as `FRAMED_SIDE` of it. Those are only resized. (A square phone or profile picture whose face
+fills less of it is cropped like any photo; SynthHead renders, framed for the renderer, measure
+offsets within 0.09 and sides of 0.68-0.96, a crop of ours 0.00 and 1.00.) Without the faces extra,
+a square image is taken as a crop. `crop="always"` crops square photos too, `crop="never"` uses a
+square image as it is and refuses others, and a `CropTransform` gives the box explicitly (the UI
+lets a user draw it; tests use it). In every mode a source must be at least `MIN_SOURCE_SIDE` pixels
+on each side and not a single colour; in "auto", one where no face is found is an error.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ SourceCrop = CropMode | CropTransform | FaceSelect
 VideoCrop = CropMode | FaceSelect  # a video's: a mode, or the face to follow
 ImageLike = str | os.PathLike[str] | np.ndarray
 PASTE_FEATHER = 0.08  # soft border of the pasted crop, as a fraction of its side
+MIN_SOURCE_SIDE = 32  # pixels: a smaller source cannot hold a face the renderer can use
+FRAMED_OFFSET = 0.15  # a square image is a face crop when its face's crop box is centred within this
+FRAMED_SIDE = (0.6, 1.5)  # share of the side, and its side is this share of the image's
 
 
 def is_video(path: str | os.PathLike[str]) -> bool:
@@ -130,6 +138,7 @@ def prepare_source(
     if not isinstance(source, np.ndarray):  # messages about the picture name its file
         name = f"{name} {Path(source).name}"
     h, w = image.shape[:2]
+    check_content(image, name=name)
     if isinstance(crop, CropTransform):
         if (crop.source_width, crop.source_height) != (w, h):
             raise InputError(
@@ -144,7 +153,7 @@ def prepare_source(
         return PreparedSource(image, face, transform, name)
     if crop not in CROP_MODES:
         raise InputError(f"crop must be one of {', '.join(CROP_MODES)}, got {crop!r}")
-    if crop == "never" or (crop == "auto" and h == w):
+    if crop == "never" or (crop == "auto" and h == w and not _faces_available()):
         if h != w:
             raise InputError(
                 f"{name}: a {w}x{h} image is not a square face crop; use crop 'auto' to detect the face"
@@ -154,7 +163,33 @@ def prepare_source(
 
     with FaceCropper(size=size) as cropper:
         face, transform = cropper.crop_image(image, name=name)
+    if crop == "auto" and is_framed(transform):
+        return PreparedSource(image, resize_square(image, size), None, name)
     return PreparedSource(image, face, transform, name)
+
+
+def check_content(image: np.ndarray, *, name: str) -> None:
+    """InputError for a source too small to hold a face or of a single colour."""
+    h, w = image.shape[:2]
+    if min(h, w) < MIN_SOURCE_SIDE:
+        raise InputError(f"{name}: {w}x{h} is too small for a face (at least {MIN_SOURCE_SIDE} px a side)")
+    if int(image.max()) - int(image.min()) <= 2:
+        raise InputError(f"{name}: the image is a single colour, there is no face in it")
+
+
+def is_framed(transform: CropTransform) -> bool:
+    """Whether a square image already is the crop that `transform` (its face's box) would cut."""
+    side = transform.source_width
+    if transform.source_height != side:
+        return False
+    offset = max(abs(transform.center_x - side / 2), abs(transform.center_y - side / 2)) / side
+    return offset <= FRAMED_OFFSET and FRAMED_SIDE[0] <= transform.side / side <= FRAMED_SIDE[1]
+
+
+def _faces_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("mediapipe") is not None
 
 
 # -- coefficients ----------------------------------------------------------------------------------

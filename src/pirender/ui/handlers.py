@@ -43,6 +43,7 @@ from pirender.pipelines.models import ExtractorSpec, RuntimeOptions
 from pirender.pipelines.reenact import ReenactPipeline
 from pirender.pipelines.source import (
     ImageLike,
+    is_framed,
     prepare_source,
     read_still,
     resize_square,
@@ -205,8 +206,8 @@ def load_portrait(
 ) -> Portrait:
     """Read an uploaded portrait, cut the face crop and estimate its coefficients.
 
-    Crop rules: "auto" follows the pipelines (a square image is already a face crop; another photo is
-    cropped around its largest face), "face" always looks for the face, "whole" takes the centre
+    Crop rules: "auto" follows the pipelines (the largest face is cut out unless the image already is
+    its face crop, pipelines/source.py), "face" always cuts out the face, "whole" takes the centre
     square. When no face is found (or face detection is not installed) the centre square is used and
     `Portrait.notice` says so. `name` is how messages call the file (default: its file name).
     """
@@ -225,14 +226,18 @@ def load_portrait(
         raise InputError(f"{name} is {w}x{h}; at most {models.limits.max_pixels:,} pixels are accepted")
     size = models.image_size
     notice = ""
-    if crop == "whole" or (crop == "auto" and h == w):
+    if crop == "whole":
         transform = None if h == w else centre_crop(w, h, size)
-        prepared = prepare_source(image, size=size, crop="never" if transform is None else transform)
+        prepared = prepare_source(
+            image, size=size, crop="never" if transform is None else transform, name=name
+        )
     else:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 prepared = prepare_source(image, size=size, crop="always", name=name)
+                if crop == "auto" and prepared.transform is not None and is_framed(prepared.transform):
+                    prepared = prepare_source(image, size=size, crop="never", name=name)  # a face crop
             except InputError as e:
                 prepared = prepare_source(image, size=size, crop=centre_crop(w, h, size), name=name)
                 reason = _one_line(e).removeprefix(f"{name}: ")
