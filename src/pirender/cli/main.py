@@ -22,6 +22,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from pirender.cli.signals import Terminated, terminate_on_signals
 from pirender.errors import PirenderError
 from pirender.extras import missing_extra
 
@@ -78,10 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(args._module)
     warnings.showwarning = functools.partial(_show_warning, args.command)
     try:
-        return int(module.run(args) or 0)
+        with terminate_on_signals():
+            return int(module.run(args) or 0)
     except KeyboardInterrupt:
         print("pirender: interrupted", file=sys.stderr)
         return 130
+    except Terminated as e:
+        print(f"pirender: terminated ({e})", file=sys.stderr)
+        return e.exit_code
     except (PirenderError, FileNotFoundError, IsADirectoryError, PermissionError, ValueError) as e:
         if os.environ.get("PIRENDER_DEBUG"):
             raise
