@@ -7,6 +7,10 @@ Not a command: it defines no COMMAND, and main.py skips a module named `common`.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +118,30 @@ def runtime_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def source_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"source_coeffs": args.source_coeffs, "crop": crop_choice(args), "paste_back": args.paste_back}
+
+
+@contextlib.contextmanager
+def notes(command: str, *, strict: bool = False) -> Iterator[None]:
+    """Collect the block's warnings and print each distinct one once, as a note, when it succeeds
+    (a video read in several passes warns once). With `strict`, a truncated video raises instead."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if strict:
+            from pirender.media.video import TruncatedVideoWarning
+
+            warnings.simplefilter("error", TruncatedVideoWarning)
+        yield
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
+        print(f"pirender {command}: note: {message}", file=sys.stderr)
+
+
+def add_strict_argument(parser: argparse._ActionsContainer) -> None:
+    """--strict: a video that ends before its declared length is an error, not a warning."""
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on a video that ends before the length its header declares (default: warn, use what is there)",
+    )
 
 
 def add_face_arguments(group: argparse._ActionsContainer) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
+
+from pirender.cli import common
 
 COMMAND = "crop"
 HELP = "crop the face of an image, video or folder to the official VoxCeleb-style framing"
@@ -26,14 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--face", type=int, metavar="N", help="crop the N-th largest face (default 1, the largest)"
     )
     parser.add_argument("--face-at", metavar="X,Y", help="crop the face at this pixel (x right, y down)")
+    common.add_strict_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from pirender.cli.common import face_choice
     from pirender.motion.extract.pipeline import crop_to_files
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with common.notes("crop", strict=args.strict):
         sidecar = crop_to_files(
             args.input,
             args.output,
@@ -44,8 +44,5 @@ def run(args: argparse.Namespace) -> int:
             model_path=args.landmark_model,
             face=face_choice(args),
         )
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            print(f"pirender crop: note: {warning.message}", file=sys.stderr)
     print(f"{args.output} (crop transforms in {sidecar})")
     return 0

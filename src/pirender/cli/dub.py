@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     edits.add_argument("--pose-scale", type=float, default=1.0, help="scale the head motion (0.5 = calmer)")
     edits.add_argument("--pose-still", action="store_true", help="hold the first frame's head pose")
     common.add_model_arguments(parser)
+    common.add_strict_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

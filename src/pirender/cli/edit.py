@@ -84,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     video.add_argument("--no-audio", action="store_true", help="drop the video's audio track")
     common.add_model_arguments(parser)
+    common.add_strict_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

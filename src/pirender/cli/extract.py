@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from pathlib import Path
+
+from pirender.cli import common
 
 COMMAND = "extract"
 HELP = "extract motion coefficients from an image, video or folder (or convert a .mat/.txt/LMDB motion)"
@@ -46,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, help="frame rate of an image sequence (default 25)")
     parser.add_argument("--source", help="SadTalker .mat: image or motion file to take the crop values from")
     parser.add_argument("--landmark-model", help="face_landmarker.task (default: found automatically)")
+    common.add_strict_argument(parser)
 
 
 def _is_motion_input(path: str) -> bool:
@@ -84,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.output).suffix.lower() != ".npz":
         raise InputError(f"{args.output}: the output motion file must end in .npz")
     smoothing = SmoothingConfig.parse(args.smooth) if args.smooth else None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with common.notes("extract", strict=args.strict):
         if _is_motion_input(args.input):
             from pirender.motion.formats import load_motion
 
@@ -106,9 +106,6 @@ def run(args: argparse.Namespace) -> int:
                 fps=args.fps,
                 landmark_model=args.landmark_model,
             )
-    for warning in caught:
-        if issubclass(warning.category, UserWarning):
-            print(f"pirender extract: note: {warning.message}", file=sys.stderr)
     motion.save(args.output)
     print(f"{args.output}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.source})")
     return 0

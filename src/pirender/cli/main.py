@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     module = importlib.import_module(args._module)
     warnings.showwarning = functools.partial(_show_warning, args.command)
+    if getattr(args, "strict", False):
+        from pirender.media.video import TruncatedVideoWarning
+
+        warnings.simplefilter("error", TruncatedVideoWarning)
     try:
         with terminate_on_signals():
             return int(module.run(args) or 0)

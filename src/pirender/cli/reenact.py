@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-audio", action="store_true", help="write a silent video")
     parser.add_argument("--fps", type=float, help="override the motion's frame rate")
     common.add_model_arguments(parser)
+    common.add_strict_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

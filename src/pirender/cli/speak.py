@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--fps", type=float, default=25.0, help="output frame rate (default 25)")
     common.add_model_arguments(parser)
+    common.add_strict_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -92,6 +92,14 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     return VideoInfo(num_frames=num_frames, fps=fps, width=width, height=height, has_audio=has_audio)
 
 
+class TruncatedVideoWarning(InputError, UserWarning):
+    """The stream ended before the length its header declares (a file cut short). A warning; an error
+    under `warnings.simplefilter("error", TruncatedVideoWarning)` (the CLI's `--strict`)."""
+
+
+TRUNCATION_TOLERANCE = 1  # frames a stream may fall short of its declared count (container rounding)
+
+
 def iter_video_frames(path: str | os.PathLike[str], *, max_frames: int | None = None) -> Iterator[np.ndarray]:
     """Decode frames one at a time.
 
@@ -99,6 +107,9 @@ def iter_video_frames(path: str | os.PathLike[str], *, max_frames: int | None = 
         (H, W, 3) uint8 RGB frames in display order.
     Raises:
         InputError: missing, empty or corrupt file, or a video without a single decodable frame.
+    Warns:
+        TruncatedVideoWarning: the stream ended more than TRUNCATION_TOLERANCE frames before the
+            length its header declares.
     """
     path = Path(path)
     container = _open_input(path)
@@ -120,6 +131,17 @@ def iter_video_frames(path: str | os.PathLike[str], *, max_frames: int | None = 
             raise InputError(f"{path}: corrupt video after frame {count} ({_short(e)})") from None
         if count == 0:
             raise InputError(f"{path}: video has no decodable frames")
+        declared = int(stream.frames or 0)
+        if declared - count > TRUNCATION_TOLERANCE:
+            import warnings
+
+            warnings.warn(
+                TruncatedVideoWarning(
+                    f"{path}: the video ends after {count} of the {declared} frames its header declares"
+                    " (a truncated file?)"
+                ),
+                stacklevel=2,
+            )
     finally:
         container.close()
 
