@@ -162,3 +162,26 @@ def test_save_validates_and_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         Motion(np.zeros((3, 73))).save(tmp_path / "m.json")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_audio_path_is_found_from_any_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    (work / "speech.wav").write_bytes(b"RIFF")
+    coeffs = np.zeros((3, 73), np.float32)
+    monkeypatch.chdir(work)
+    Motion(coeffs, audio_path="speech.wav").save("m.npz")  # a relative path, written absolute
+    with np.load(work / "m.npz") as data:
+        assert str(data["audio_path"]) == str(work / "speech.wav")
+    # an older file that stored it relative to its working directory
+    np.savez(work / "old.npz", format_version=np.array(1), coeffs=coeffs, audio_path=np.array("speech.wav"))
+    monkeypatch.chdir(elsewhere)
+    assert Motion.load(work / "m.npz").audio_path == str(work / "speech.wav")
+    assert Motion.load(work / "old.npz").audio_path == str(work / "speech.wav")
+    # the motion and its audio moved together to another folder
+    moved = tmp_path / "moved"
+    work.rename(moved)
+    assert Motion.load(moved / "m.npz").audio_path == str(moved / "speech.wav")
+    (moved / "speech.wav").unlink()
+    assert Motion.load(moved / "m.npz").audio_path == str(work / "speech.wav")  # missing: as stored

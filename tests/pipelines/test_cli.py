@@ -293,3 +293,25 @@ def test_unavailable_device_is_a_clean_error(
     ]
     returncode = main([*argv, "--renderer", str(assets["renderer"]), "--device", device])
     _check_error(returncode, capsys.readouterr().err, output, message)
+
+
+def test_a_missing_motion_audio_is_one_warning_line(
+    assets: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pirender.cli.main import main
+    from pirender.motion.sequence import Motion
+
+    Motion(coeffs=make_coeffs(NUM_FRAMES, 3), fps=12.5, audio_path=str(tmp_path / "gone.wav")).save(
+        tmp_path / "m.npz"
+    )
+    out = tmp_path / "out.mp4"
+    argv = ["reenact", "--source", str(assets["source"]), "--driving", str(tmp_path / "m.npz"),
+            "--renderer", str(assets["renderer"]), "--source-coeffs", str(assets["source_coeffs"]),
+            "-o", str(out), "-q"]  # fmt: skip
+    assert main(argv) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == [
+        f"pirender reenact: warning: the motion's audio file {tmp_path / 'gone.wav'} is missing; no audio"
+    ]
+    with av.open(str(out)) as container:
+        assert not container.streams.audio and container.streams.video[0].frames == NUM_FRAMES

@@ -72,7 +72,10 @@ class Motion:
             "coeffs": self.coeffs,
             "fps": np.array(self.fps, dtype=np.float64),
             "source": np.array(self.source, dtype=np.str_),
-            "audio_path": np.array(self.audio_path or "", dtype=np.str_),
+            # absolute, so the motion keeps its audio from any working directory
+            "audio_path": np.array(
+                str(Path(self.audio_path).absolute()) if self.audio_path else "", dtype=np.str_
+            ),
         }
         if self.crop is not None:
             arrays.update(self.crop.to_arrays())
@@ -102,7 +105,7 @@ class Motion:
                 return cls(
                     coeffs=data["coeffs"],
                     fps=float(data["fps"]) if "fps" in keys else DEFAULT_FPS,
-                    audio_path=audio or None,
+                    audio_path=_find_audio(audio, path) if audio else None,
                     crop=crop,
                     source=str(data["source"]) if "source" in keys else "",
                 )
@@ -110,3 +113,15 @@ class Motion:
             raise
         except (ValueError, KeyError, OSError, EOFError) as e:
             raise InputError(f"{path}: malformed motion .npz ({' '.join(str(e).split())})") from None
+
+
+def _find_audio(stored: str, motion_file: Path) -> str:
+    """Where a motion file's audio is: the stored path when it exists (a relative one, written by an
+    older pirender, taken from the working directory), else the same path taken from the motion
+    file's folder, else a file of that name beside the motion file (the two moved together); the
+    stored path when none exists (the pipelines then say the audio is missing)."""
+    candidates = [Path(stored)]
+    if not Path(stored).is_absolute():
+        candidates.append(motion_file.parent / stored)
+    candidates.append(motion_file.parent / Path(stored).name)
+    return str(next((c for c in candidates if c.is_file()), Path(stored)))
