@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import pytest
@@ -33,14 +34,21 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_not_a_checkpoint(tmp_path: Path) -> None:
     path = tmp_path / "notes.pt"
     path.write_text("these are not weights\n")
-    with pytest.raises(CheckpointError, match=r"notes\.pt: not a readable PyTorch checkpoint"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"notes\.pt: not a PyTorch PIRender checkpoint \(22 bytes; it(s first bytes| is)",
+    ):
         pirender.load_renderer(path)
 
 
 def test_truncated(tiny_checkpoint: Path, tmp_path: Path) -> None:
     path = tmp_path / "truncated.pt"
     path.write_bytes(tiny_checkpoint.read_bytes()[:3_000_000])
-    with pytest.raises(CheckpointError, match=r"truncated\.pt: not a readable PyTorch checkpoint"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"truncated\.pt: a truncated or damaged PyTorch file \(3,000,000 bytes; the zip directory at its"
+        r" end is missing\): download or copy it again$",
+    ):
         pirender.load_renderer(path)
 
 
@@ -105,9 +113,38 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path, container: s
     else:
         path.write_bytes(pickle.dumps(payload))
     assert not marker.exists()
-    with pytest.raises(CheckpointError, match=r"evil\.pt: (refused to load|not a readable)"):
-        pirender.load_renderer(path)
+    expected = {
+        "torch-zip": r"evil\.pt: refused: it references posix\.system, code that unpickling would run",
+        "raw-pickle": r"evil\.pt: a pickle that is not a torch\.save file of tensors",
+    }[container]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's own notes on pickle protocols stay out of the terminal
+        with pytest.raises(CheckpointError, match=expected) as e:
+            pirender.load_renderer(path)
+    said = str(e.value).removeprefix(str(path))
+    assert "weights_only" not in said and "malicious" not in said
     assert not marker.exists(), "the pickle's code ran"
+
+
+def test_messages_say_what_the_file_is(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    from pirender.weights.torch_file import read_torch_file
+
+    def message(name: str, data: bytes) -> str:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CheckpointError) as e:
+            read_torch_file(tmp_path / name)
+        text = str(e.value)
+        assert "\n" not in text and "weights_only" not in text and text.count(" (") <= 2
+        return text.removeprefix(f"{tmp_path / name}: ")
+
+    assert message("empty.pt", b"") == "not a PyTorch checkpoint (0 bytes; it is empty)"
+    assert message("model.pt", b"\x89HDF\r\n\x1a\n" + bytes(100)).endswith("it is an HDF5 file (Keras .h5?))")
+    assert "safetensors" in message("w.pt", (10).to_bytes(8, "little") + b'{"a": 1}  ')
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"a": torch.zeros(1000)}, legacy, _use_new_zipfile_serialization=False)
+    assert message("cut.pt", legacy.read_bytes()[:500]) == (
+        "a truncated PyTorch file (500 bytes): download or copy it again"
+    )
 
 
 def test_bad_model_directories(tmp_path: Path, tiny_checkpoint: Path) -> None:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from pirender.errors import CheckpointError
+from pirender.weights.torch_file import read_torch_file
 
 VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512)
 TAPS = (3, 8, 15, 22, 29)  # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 in torchvision numbering
@@ -27,10 +28,7 @@ SCALE = (0.458, 0.448, 0.450)
 def _load(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path}: LPIPS weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path}: unreadable: {str(e).splitlines()[0][:200]}") from None
+    state = read_torch_file(path, what="LPIPS weights file")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a state dict")
     return state

@@ -17,6 +17,7 @@ from torch import nn
 
 from pirender.errors import CheckpointError
 from pirender.losses.vgg import IMAGENET_MEAN, IMAGENET_STD
+from pirender.weights.torch_file import read_torch_file
 
 WEIGHTS_FILE = "efficientnet-lite0-57934424.pth"
 TAPS = {"stride2": 0, "stride4": 2, "stride8": 4, "stride16": 10}  # index of the block ending each stage
@@ -72,8 +73,8 @@ def load_efficientnet_lite0(path: str | Path | None = None) -> EfficientNetLiteF
     if found is None or not found.is_file():
         raise CheckpointError(f"{found or WEIGHTS_FILE}: EfficientNet-lite0 weights not found")
     net = EfficientNet.from_name("efficientnet-lite0")
+    state = read_torch_file(found, what="EfficientNet-lite0 weights file")
     try:
-        state = torch.load(found, map_location="cpu", weights_only=True)
         net.load_state_dict(state, strict=True)
     except Exception as e:
         raise CheckpointError(

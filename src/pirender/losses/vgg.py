@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from pirender.errors import CheckpointError
+from pirender.weights.torch_file import read_torch_file
 
 # torchvision's configuration "E": conv widths, "M" = 2x2 max-pool.
 VGG19_LAYOUT: tuple[int | str, ...] = (
@@ -92,12 +93,7 @@ def load_vgg19(path: str | os.PathLike[str], layers: tuple[str, ...] = DEFAULT_L
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: VGG19 weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds on a bad file
-        raise CheckpointError(
-            f"{path}: not a readable torch state dict: {str(e).splitlines()[0][:200]}"
-        ) from None
+    state = read_torch_file(path, what="VGG19 weights file")
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -22,6 +22,7 @@ from torch import nn
 
 from pirender.errors import CheckpointError
 from pirender.losses.vgg import IMAGENET_MEAN, IMAGENET_STD
+from pirender.weights.torch_file import read_torch_file
 
 # torchvision's configuration "D".
 VGG16_LAYOUT: tuple[int | str, ...] = (
@@ -129,12 +130,7 @@ def load_torchvision_vgg16(path: str | Path, layers: tuple[str, ...] = DEFAULT_L
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: VGG16 weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds on a bad file
-        raise CheckpointError(
-            f"{path}: not a readable torch state dict: {str(e).splitlines()[0][:200]}"
-        ) from None
+    state = read_torch_file(path, what="VGG16 weights file")
     model = VGG16Features(layers, source="imagenet")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a state dict, got {type(state).__name__}")

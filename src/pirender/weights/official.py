@@ -12,7 +12,6 @@ target key filled.
 
 from __future__ import annotations
 
-import pickle
 import re
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 
 from pirender.config import RendererConfig
 from pirender.errors import CheckpointError
+from pirender.weights.torch_file import read_torch_file
 
 WEIGHT_SETS = {"ema": "net_G_ema", "raw": "net_G"}
 TRAINER_KEYS = ("net_G", "net_G_ema", "opt_G", "sch_G", "current_epoch", "current_iteration")
@@ -153,30 +153,13 @@ def infer_config(state_dict: dict[str, torch.Tensor]) -> RendererConfig:
 
 def read_checkpoint(path: Path) -> dict:
     """torch.load with weights_only=True; every failure becomes a CheckpointError naming the file."""
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        reason = str(e).split("\n")[0] if "weights_only" not in str(e) else _refusal(str(e))
-        raise CheckpointError(f"{path}: refused to load: {reason}") from None
-    except (
-        Exception
-    ) as e:  # torch's loaders raise many kinds (IndexError, KeyError, RuntimeError...) on garbage
-        first = str(e).strip().split("\n")[0][:200]
-        raise CheckpointError(
-            f"{path}: not a readable PyTorch checkpoint (truncated or wrong format): {first}"
-        ) from None
+    data = read_torch_file(path, what="PIRender checkpoint")
     if not isinstance(data, dict):
         raise CheckpointError(
             f"{path}: wrong container: expected a dict with 'net_G_ema' (official trainer checkpoint), "
             f"got {type(data).__name__}"
         )
     return data
-
-
-def _refusal(message: str) -> str:
-    match = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", message)
-    what = f"it references {match.group(1)}" if match else "it contains objects that are not tensors"
-    return f"{what}; checkpoints hold only tensors and plain values, so it was not unpickled (it may be malicious)"
 
 
 def generator_state_dict(data: dict, path: Path, weights: str) -> dict[str, torch.Tensor]:

@@ -24,6 +24,7 @@ from pirender.errors import CheckpointError, InputError
 from pirender.motion.coeffs import D3D_DIM, from_d3d
 from pirender.motion.extract.align import align_image, load_standard_landmarks, to_reference_crop
 from pirender.motion.extract.resnet import ResNet, resnet50
+from pirender.weights.torch_file import read_torch_file
 
 if TYPE_CHECKING:
     from pirender.motion.faces import FaceCropper
@@ -49,14 +50,7 @@ class ReconNet(nn.Module):
 def load_recon_state(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The `net_recon` state dict of a Deep3DFaceRecon checkpoint (loaded with weights_only=True)."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"Deep3DFaceRecon checkpoint not found: {path}")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle errors, truncated zip, a non-checkpoint file
-        raise CheckpointError(
-            f"{path}: not a loadable torch checkpoint ({' '.join(str(e).split())})"
-        ) from None
+    data = read_torch_file(path, what="Deep3DFaceRecon checkpoint")
     if isinstance(data, dict) and "net_recon" in data:
         data = data["net_recon"]
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
