@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
         raise CheckpointError(f"{path}: no such file")
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise CheckpointError(f"{args.out_dir}: exists and is not a directory")
+    from pirender.media.output_check import check_output_dir
+
+    check_output_dir(args.out_dir, inputs=(path,))
     data = official.read_checkpoint(path)
     state = official.generator_state_dict(data, path, args.weights)
     try:

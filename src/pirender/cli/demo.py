@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out.exists() and not args.out.is_dir():
         raise InputError(f"{args.out}: exists and is not a directory")
+    from pirender.media.output_check import check_output_dir
+
+    check_output_dir(args.out)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # third-party deprecation chatter; our own errors still raise

@@ -31,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
     require_onnx()
     if args.output.suffix != ".onnx":
         raise InputError(f"{args.output}: the output file name must end in .onnx")
+    from pirender.media.output_check import check_output_path
+
+    check_output_path(args.output, (".onnx",), inputs=(args.checkpoint,))
     if args.opset < 16:
         raise InputError(f"--opset {args.opset} has no GridSample; use 16 or later")
     renderer = load_renderer(args.checkpoint)

@@ -84,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
     if Path(args.output).suffix.lower() != ".npz":
         raise InputError(f"{args.output}: the output motion file must end in .npz")
+    from pirender.media.output_check import check_output_path
+
+    check_output_path(args.output, (".npz",), inputs=(args.input,))
     smoothing = SmoothingConfig.parse(args.smooth) if args.smooth else None
     with common.notes("extract", strict=args.strict):
         if _is_motion_input(args.input):

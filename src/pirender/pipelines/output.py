@@ -12,52 +12,18 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from pirender.errors import InputError
+from pirender.media.output_check import check_output_dir, check_output_path, refuse_input_as_output
+
+__all__ = ["check_output_dir", "check_output_path", "refuse_input_as_output"]  # checked outputs, re-exported
 
 VIDEO_OUTPUTS = (".mp4", ".mov", ".mkv", ".m4v")
 IMAGE_OUTPUTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 AudioLike = str | os.PathLike[str] | tuple[np.ndarray, int] | None
-
-
-def check_output_path(
-    path: str | os.PathLike[str],
-    suffixes: Sequence[str],
-    *,
-    what: str = "output",
-    inputs: Sequence[Any] = (),
-) -> Path:
-    """Fail before any work when `path` cannot be written: wrong suffix, missing or read-only folder,
-    an existing directory, or one of `inputs` (file paths; other values are ignored) under any name.
-    Returns the path."""
-    path = Path(path)
-    refuse_input_as_output(path, inputs, what=what)
-    if path.suffix.lower() not in suffixes:
-        raise InputError(f"{what} {path}: expected a file ending in {', '.join(suffixes)}")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"{what} {path}: the folder {parent} does not exist")
-    if path.is_dir():
-        raise InputError(f"{what} {path} is a directory")
-    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise InputError(f"{what} {path}: not writable")
-    return path
-
-
-def refuse_input_as_output(path: Path, inputs: Sequence[Any], *, what: str = "output") -> None:
-    """An output that is an input (the same path, a symlink to it, a hard link, `./x` for `x`) would
-    destroy the input: a one-line InputError instead."""
-    if not path.exists():
-        return
-    for item in inputs:
-        if not isinstance(item, str | os.PathLike) or not Path(item).exists():
-            continue
-        if os.path.samefile(path, item):
-            raise InputError(f"{what} {path} is the input {item}; choose another output path")
 
 
 @dataclass

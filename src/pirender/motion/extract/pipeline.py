@@ -213,20 +213,30 @@ def crop_to_files(
     Image -> image file; video -> MP4 (audio kept); folder -> folder of PNGs. Returns the JSON path.
     Nothing is written when any step fails.
     """
+    from pirender.media.output_check import check_output_dir, check_output_path
+
     source = open_frames(path)
     output = Path(output)
+    if source.kind == "image":
+        if not is_image_path(output):
+            raise InputError(f"{output}: the crop of an image must be an image file (.png, .jpg)")
+        check_output_path(output, (output.suffix.lower(),), inputs=(path,))
+    elif source.kind == "video":
+        if output.suffix.lower() not in (".mp4", ".mov", ".mkv"):
+            raise InputError(f"{output}: the crop of a video must be an .mp4/.mov/.mkv file")
+        check_output_path(output, (output.suffix.lower(),), inputs=(path,))
+    else:
+        if output.suffix:
+            raise InputError(f"{output}: the crop of a folder is a folder (no suffix)")
+        check_output_dir(output, inputs=(path,))
     crops = track_crops(
         source, size=size, scale=scale, mode=mode, smoothing=smoothing, model_path=model_path, face=face
     )
     sidecar = output.with_name(output.name + ".crop.json")
     if source.kind == "image":
-        if not is_image_path(output):
-            raise InputError(f"{output}: the crop of an image must be an image file (.png, .jpg)")
         save_image(output, next(cropped_frames(source, crops)))
         _write_sidecar_or_remove(sidecar, source, crops, output)
     elif source.kind == "video":
-        if output.suffix.lower() not in (".mp4", ".mov", ".mkv"):
-            raise InputError(f"{output}: the crop of a video must be an .mp4/.mov/.mkv file")
         with VideoWriter(
             output, source.fps, (size, size), audio=source.path if source.has_audio else None
         ) as writer:
@@ -236,8 +246,6 @@ def crop_to_files(
     else:
         from pirender.media.atomic import atomic_dir
 
-        if output.suffix:
-            raise InputError(f"{output}: the crop of a folder is a folder (no suffix)")
         with atomic_dir(output) as tmp:
             for file, crop in zip(source.files, cropped_frames(source, crops), strict=True):
                 save_image(tmp / (file.stem + ".png"), crop)
