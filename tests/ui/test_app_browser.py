@@ -75,11 +75,32 @@ def _wait_for_new_preview(page, old: str | None) -> str:  # noqa: ANN001
     return wait_for_new_preview(page, old, timeout_ms=TIMEOUT_MS)
 
 
-def _expect_message(page, text: str) -> None:  # noqa: ANN001
-    """Wait for a message (gradio's toast) showing `text`."""
+def _expect_message(page, text: str, field=None) -> None:  # noqa: ANN001
+    """Wait for a message (gradio's toast) showing `text`; on a timeout, say what the page showed instead."""
     toast = page.locator(".toast-body").filter(has_text=text)
-    toast.first.wait_for(state="visible", timeout=TIMEOUT_MS)
+    try:
+        toast.first.wait_for(state="visible", timeout=TIMEOUT_MS)
+    except Exception as e:  # playwright's TimeoutError: name what was there, not only what was not
+        shown = page.locator(".toast-body").all_inner_texts()
+        value = field.input_value() if field is not None else None
+        raise AssertionError(f"no message {text!r}; messages shown: {shown}; field value: {value!r}") from e
     assert "Traceback" not in toast.first.inner_text()
+
+
+def _type_into(page, field, text: str) -> None:  # noqa: ANN001
+    """Type `text` into a field that has just appeared, as a person would once it is on screen.
+
+    A field in a panel that has just opened can still be mounted again by the page (its content is made
+    when the panel opens), which empties it: a person sees that and types again; so does this, until the
+    text has stayed in the field for half a second.
+    """
+    for _ in range(5):
+        field.click()  # waits until the field is visible, enabled and no longer moving
+        field.fill(text)
+        page.wait_for_timeout(500)
+        if field.input_value() == text:
+            return
+    raise AssertionError(f"the field would not keep {text!r} (it shows {field.input_value()!r})")
 
 
 def _expected_render(app_models, source: Path, **pose: float) -> np.ndarray:  # noqa: ANN001
@@ -166,13 +187,10 @@ def test_edit_in_a_real_browser(  # noqa: ANN001
     # 7. Another mistake, in the advanced panel: a raw coefficient that is not a number.
     page.get_by_text("Advanced").click()
     raw = page.locator("#raw-coeffs textarea, #raw-coeffs input").first
-    raw.fill("5=abc")
-    # Enter, as the field's hint says: the submit event carries the field's own value. (A Render click
-    # right after fill() once got no message in a full CI run, though it passed in every other run; the
-    # likely race is the click reaching the server before the field's new value, which a person typing
-    # and then clicking does not hit.)
+    _type_into(page, raw, "5=abc")
+    # Enter, as the field's hint says: the submit event carries the field's own value.
     raw.press("Enter")
-    _expect_message(page, "raw coefficients: 5=abc: 'abc' is not a number")
+    _expect_message(page, "raw coefficients: 5=abc: 'abc' is not a number", field=raw)
 
     # 8. Nothing was asked of any host but the app's own.
     assert hosts <= {"127.0.0.1"}, f"the page contacted other hosts: {sorted(hosts - {'127.0.0.1'})}"
