@@ -64,8 +64,10 @@ def test_bad_inputs_fail_in_one_line_without_output(
 
 def test_argument_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     save_image(tmp_path / "a.png", np.zeros((32, 32, 3), np.uint8))
-    code, _, err = _run(["extract", str(tmp_path / "a.png"), "-o", str(tmp_path / "m.npz")], capsys)
-    _assert_clean_failure(code, err, tmp_path, "--checkpoint")
+    code, _, err = _run(
+        ["extract", str(tmp_path / "a.png"), "-o", str(tmp_path / "m.npz"), "--extractor", "deep3d"], capsys
+    )
+    _assert_clean_failure(code, err, tmp_path, "--extractor-checkpoint")
     code, _, err = _run(
         ["extract", str(tmp_path / "a.png"), "-o", str(tmp_path / "m.json"), "--extractor", "synthhead"],
         capsys,

@@ -14,7 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default 3)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
-    parser.add_argument("--checkpoint", default=None, help="real weights instead of the spec's rule weights")
+    parser.add_argument(
+        "--renderer", dest="checkpoint", default=None, help="real weights instead of the spec's rule weights"
+    )
+    parser.add_argument("--checkpoint", dest="checkpoint", help=argparse.SUPPRESS)  # older spelling
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the per-case peak-memory child processes"
     )

@@ -80,18 +80,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--extractor",
         choices=("synthhead", "deep3d"),
-        default="synthhead",
-        help="coefficient estimator for images and videos (default: the bundled SynthHead regressor)",
+        help=f"coefficient estimator for images and videos (default: {EXTRACTOR_RULE})",
     )
     group.add_argument(
         "--extractor-checkpoint", type=Path, help="extractor weights (deep3d: Deep3DFaceRecon epoch_20.pth)"
     )
     group.add_argument(
-        "--bfm",
+        "--bfm-dir",
+        dest="bfm",
         type=Path,
         help="deep3d only: a BFM folder to read similarity_Lm3D_all.mat from (default: the shipped points)",
     )
-    group.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_alias(group, "--bfm", dest="bfm")
+    add_progress_arguments(group, quiet="no progress bars and no lines about what was written")
 
 
 def runtime_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def runtime_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     from pirender.pipelines.models import ExtractorSpec
 
     extractor = ExtractorSpec(
-        kind=args.extractor,
+        kind=extractor_kind(args.extractor, args.extractor_checkpoint),
         checkpoint=None if args.extractor_checkpoint is None else str(args.extractor_checkpoint),
         bfm_dir=None if args.bfm is None else str(args.bfm),
     )
@@ -112,7 +113,7 @@ def runtime_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "size": args.size,
         "extractor": extractor,
-        "progress": not args.quiet,
+        "progress": show_progress(args),
     }
 
 
@@ -133,6 +134,37 @@ def notes(command: str, *, strict: bool = False) -> Iterator[None]:
         yield
     for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)):
         print(f"pirender {command}: note: {message}", file=sys.stderr)
+
+
+def add_alias(parser: argparse._ActionsContainer, old: str, *, dest: str, flag: bool = False) -> None:
+    """An older spelling of a flag, kept working (hidden from --help) for a release."""
+    if flag:
+        parser.add_argument(old, dest=dest, action="store_true", help=argparse.SUPPRESS)
+    else:
+        parser.add_argument(old, dest=dest, help=argparse.SUPPRESS)
+
+
+def add_progress_arguments(parser: argparse._ActionsContainer, *, quiet: str | None = None) -> None:
+    """--no-progress (no progress bars), and with `quiet` (its help text) -q/--quiet as well."""
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    if quiet:
+        parser.add_argument("-q", "--quiet", action="store_true", help=quiet)
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    return not (getattr(args, "no_progress", False) or getattr(args, "quiet", False))
+
+
+EXTRACTOR_RULE = "deep3d when --extractor-checkpoint names its weights, else the bundled synthhead regressor"
+
+
+def extractor_kind(kind: str | None, checkpoint: object) -> str:
+    """The one default rule of every command: deep3d when its checkpoint is given, else synthhead."""
+    if kind is not None:
+        return kind
+    if checkpoint is not None and Path(str(checkpoint)).suffix.lower() in (".pth", ".pt"):
+        return "deep3d"
+    return "synthhead"
 
 
 def add_strict_argument(parser: argparse._ActionsContainer) -> None:

@@ -19,14 +19,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--size", type=int, default=256, help="crop side in pixels (default 256, the official size)"
     )
     parser.add_argument("--scale", type=float, default=1.0, help="crop side relative to the official framing")
-    parser.add_argument("--mode", choices=("track", "fixed"), default="track", help="crop through a video")
-    parser.add_argument("--smoothing", type=float, default=0.5, help="track smoothing in seconds (0 = none)")
+    parser.add_argument(
+        "--crop-mode", dest="mode", choices=("track", "fixed"), default="track", help="crop through a video"
+    )
+    common.add_alias(parser, "--mode", dest="mode")
+    parser.add_argument(
+        "--crop-smoothing",
+        dest="smoothing",
+        type=float,
+        default=0.5,
+        help="track smoothing in seconds (0 = none)",
+    )
+    common.add_alias(parser, "--smoothing", dest="smoothing")
     parser.add_argument("--landmark-model", help="face_landmarker.task (default: found automatically)")
     parser.add_argument(
         "--face", type=int, metavar="N", help="crop the N-th largest face (default 1, the largest)"
     )
     parser.add_argument("--face-at", metavar="X,Y", help="crop the face at this pixel (x right, y down)")
     common.add_strict_argument(parser)
+    common.add_progress_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
             smoothing=args.smoothing,
             model_path=args.landmark_model,
             face=face_choice(args),
+            progress=common.show_progress(args),
         )
     print(f"{args.output} (crop transforms in {sidecar})")
     return 0

@@ -6,6 +6,8 @@ import argparse
 import time
 from pathlib import Path
 
+from pirender.cli import common
+
 COMMAND = "demo"
 HELP = "write a reenactment video, an editing grid + sweep and an audio-driven video with the shipped models"
 
@@ -13,11 +15,13 @@ HELP = "write a reenactment video, an editing grid + sweep and an audio-driven v
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o",
-        "--out",
+        "--output",
+        dest="out",
         type=Path,
         default=Path("pirender-demo"),
         help="output directory (default ./pirender-demo)",
     )
+    common.add_alias(parser, "--out", dest="out")
     parser.add_argument(
         "--renderer",
         default=None,

@@ -33,7 +33,16 @@ NEEDS = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--renderer", type=Path, action="append", default=[], metavar="PATH",
                         help="a renderer to check: official .pt or model directory (repeatable)")  # fmt: skip
-    parser.add_argument("--checkpoint", type=Path, metavar="PT", help="a Deep3DFaceRecon checkpoint to check")
+    parser.add_argument(
+        "--extractor-checkpoint",
+        dest="checkpoint",
+        type=Path,
+        metavar="PT",
+        help="a Deep3DFaceRecon checkpoint to check",
+    )
+    parser.add_argument(
+        "--checkpoint", dest="checkpoint", type=Path, help=argparse.SUPPRESS
+    )  # older spelling
     parser.add_argument("--no-hash", action="store_true", help="skip the sha256 of model files")
 
 

@@ -21,13 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--extractor",
         choices=("deep3d", "synthhead"),
-        default="deep3d",
-        help="deep3d: official-compatible, needs --checkpoint; synthhead: the shipped "
-        "regressor for SynthHead videos (default: deep3d)",
+        help="deep3d: official-compatible, needs --extractor-checkpoint; synthhead: the shipped regressor"
+        f" for SynthHead videos (default: {common.EXTRACTOR_RULE})",
     )
     parser.add_argument(
-        "--checkpoint", help="Deep3DFaceRecon epoch_20.pth (deep3d) or a SynthHead extractor .safetensors"
+        "--extractor-checkpoint",
+        dest="checkpoint",
+        help="Deep3DFaceRecon epoch_20.pth (deep3d) or a SynthHead extractor .safetensors",
     )
+    common.add_alias(parser, "--checkpoint", dest="checkpoint")
     parser.add_argument(
         "--bfm-dir", help="deep3d: a BFM folder to read similarity_Lm3D_all.mat from (default: shipped)"
     )
@@ -47,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", help="SadTalker .mat: image or motion file to take the crop values from")
     parser.add_argument("--landmark-model", help="face_landmarker.task (default: found automatically)")
     common.add_strict_argument(parser)
+    common.add_progress_arguments(parser)
 
 
 def _is_motion_input(path: str) -> bool:
@@ -61,13 +64,13 @@ def _is_motion_input(path: str) -> bool:
 def _build_extractor(args: argparse.Namespace):  # noqa: ANN202 - returns an Extractor
     from pirender.errors import InputError
 
-    if args.extractor == "synthhead":
+    if common.extractor_kind(args.extractor, args.checkpoint) == "synthhead":
         from pirender.motion.extract.synthhead import SynthHeadExtractor
 
         return SynthHeadExtractor.load(args.checkpoint)
     if not args.checkpoint:
         raise InputError(
-            "--extractor deep3d needs --checkpoint (Deep3DFaceRecon epoch_20.pth, see docs/motion.md); "
+            "--extractor deep3d needs --extractor-checkpoint (Deep3DFaceRecon epoch_20.pth, see docs/motion.md); "
             "for SynthHead videos use --extractor synthhead"
         )
     from pirender.motion.extract.deep3d import Deep3DExtractor
@@ -108,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
                 smoothing=smoothing,
                 fps=args.fps,
                 landmark_model=args.landmark_model,
+                show_progress=common.show_progress(args),
             )
     motion.save(args.output)
     print(f"{args.output}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.source})")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from pirender.cli import common
+
 COMMAND = "synth"
 HELP = "generate a synthetic talking-head dataset (official LMDB layout) or a preview sheet"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", help="output dataset directory (train_list.txt, test_list.txt, <size>/)")
+    parser.add_argument(
+        "-o", "--output", dest="out", help="output dataset directory (train_list.txt, test_list.txt, <size>/)"
+    )
+    common.add_alias(parser, "--out", dest="out")
     parser.add_argument("--identities", type=int, default=10, help="number of identities (persons)")
     parser.add_argument("--videos-per-identity", type=int, default=2, help="videos per identity")
     parser.add_argument("--frames", type=int, default=50, help="frames per video")
@@ -40,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.preview:
         return _preview(args)
     if not args.out:
-        raise InputError("give --out DIR to write a dataset, or --preview out.png for a contact sheet")
+        raise InputError("give -o DIR to write a dataset, or --preview out.png for a contact sheet")
     from tqdm import tqdm
 
     from pirender.synth.dataset import SynthDatasetSpec, write_dataset

@@ -13,6 +13,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from pirender.cli import common
+
 COMMAND = "train-audio"
 HELP = "train the audio-to-motion normalizing flow (or its Gaussian / regressor baselines)"
 
@@ -26,8 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data", required=True, help="LMDB root (official layout) or folder of NAME.npz + NAME.wav pairs"
     )
     parser.add_argument(
-        "-o", "--out", required=True, help="run directory (checkpoints, model/, tensorboard/)"
+        "-o", "--output", dest="out", help="run directory (checkpoints, model/, tensorboard/); required"
     )
+    common.add_alias(parser, "--out", dest="out")
     parser.add_argument(
         "--resume", action="store_true", help="continue from OUT/training_state.pt if it exists"
     )
@@ -45,6 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.out:
+        from pirender.errors import InputError
+
+        raise InputError("give -o/--output RUN_DIR")
     import torch
 
     from pirender.audio.config import AudioFlowConfig, AudioTrainConfig

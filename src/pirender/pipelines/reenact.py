@@ -67,6 +67,7 @@ class ReenactPipeline(RendererPipeline):
         layout: Layout = "result",
         audio: AudioLike | Literal["driving"] = "driving",
         fps: float | None = None,
+        progress: bool = False,
     ) -> RenderedVideo:
         """Prepare everything and return the video, rendered lazily when iterated or saved.
 
@@ -85,6 +86,7 @@ class ReenactPipeline(RendererPipeline):
                 the motion came from a video).
             audio: "driving" (the driving video's / motion file's audio), None, a file or (samples, rate).
             fps: override the motion's frame rate.
+            progress: bars on stderr while a driving video's motion is extracted.
         Returns:
             RenderedVideo of T frames at the motion's fps.
         """
@@ -96,7 +98,9 @@ class ReenactPipeline(RendererPipeline):
         prepared = prepare_source(source, size=self.image_size, crop=crop)
         self.note_source(prepared)
         # 2. Load the driving motion (extracting it from a video if needed).
-        drive = load_driving(driving, source=source, extractor=self.extractor, device=self.device, fps=fps)
+        drive = load_driving(
+            driving, source=source, extractor=self.extractor, device=self.device, fps=fps, progress=progress
+        )
         # 3. The source's own coefficients: given, the driving video's first frame, or estimated.
         if source_coeffs is None and same_identity:
             source_coeffs = drive.motion.coeffs[:1]
@@ -199,7 +203,7 @@ def reenact(
     Arguments are those of `ReenactPipeline.__call__` plus the model (`renderer`: path, None = the shipped
     SynthHead renderer, PIRenderer or RenderEngine), runtime options (`device`, `precision`, `backend`,
     `batch_size`, `workers`), `extractor`, `size` (renderer image side; default from the model directory) and
-    `progress` (a bar while saving).
+    `progress` (bars while a driving video is extracted and while saving).
 
     Returns:
         With `output`: the written MP4's path (rendered and encoded in a stream, written atomically).
@@ -223,6 +227,7 @@ def reenact(
         layout=layout,
         audio=audio,
         fps=fps,
+        progress=progress,
     )
     return video if output is None else video.save(output, progress=progress)
 

@@ -269,12 +269,14 @@ def load_driving(
     extractor: ExtractorSpec | None = None,
     device: str = "cpu",
     fps: float | None = None,
+    progress: bool = False,
 ) -> Driving:
     """A driving motion from a motion file, a video (coefficients extracted), a Motion or a (T, 73) array.
 
     Args:
         source: the source image, for motion formats without crop values (SadTalker).
         fps: frame rate of an array (default 25) or override for files that do not store one.
+        progress: bars on stderr while a video's motion is extracted.
     """
     if isinstance(driving, Motion):
         check_coeffs(driving.coeffs, name="driving motion")
@@ -288,7 +290,7 @@ def load_driving(
     if not path.exists():
         raise InputError(f"driving motion not found: {path}")
     if is_video(path):
-        return _driving_from_video(path, extractor=extractor, device=device)
+        return _driving_from_video(path, extractor=extractor, device=device, progress=progress)
     from pirender.motion.formats import load_motion
 
     source_hint = source if isinstance(source, str | os.PathLike) else None
@@ -309,7 +311,9 @@ def _audio_exists(motion: Motion) -> bool:
     return True
 
 
-def _driving_from_video(path: Path, *, extractor: ExtractorSpec | None, device: str) -> Driving:
+def _driving_from_video(
+    path: Path, *, extractor: ExtractorSpec | None, device: str, progress: bool = False
+) -> Driving:
     """Extract a driving video's coefficients with `pirender.motion.extract.pipeline.extract_motion`
     (streamed, temporally smoothed with its defaults). A square video is taken as face crops already,
     like a square source image; any other is tracked and cropped VoxCeleb-style."""
@@ -317,6 +321,8 @@ def _driving_from_video(path: Path, *, extractor: ExtractorSpec | None, device: 
     from pirender.motion.extract.pipeline import extract_motion
 
     info = probe_video(path)
-    motion = extract_motion(path, load_extractor(extractor, device), crop=info.width != info.height)
+    motion = extract_motion(
+        path, load_extractor(extractor, device), crop=info.width != info.height, show_progress=progress
+    )
     check_coeffs(motion.coeffs, name=f"{path} (extracted)")
     return Driving(motion, video=path, crop=motion.crop, has_audio=info.has_audio)

@@ -80,7 +80,7 @@ def write_dataset(
     """Render and write the dataset; `progress(n)` is called after every n frames. Returns OUT."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise InputError(f"--out exists and is not a directory: {out}")
+        raise InputError(f"-o exists and is not a directory: {out}")
     first_test = spec.identities - spec.num_test()
     with atomic_dir(out) as tmp:
         with VoxLMDBWriter(tmp, spec.size) as writer:

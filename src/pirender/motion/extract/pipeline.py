@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from pirender.motion.sequence import Motion
 from pirender.motion.smooth import SmoothingConfig, smooth_motion
 
 CHUNK = 64
+T = TypeVar("T")
 CROP_JSON_FORMAT = "pirender-crop"
 
 
@@ -87,9 +88,11 @@ def track_crops(
     smoothing: float = 0.5,
     model_path: str | os.PathLike[str] | None = None,
     face: FaceSelect | None = None,
+    progress: bool = False,
 ) -> CropInfo | list[CropInfo]:
     """Crop transforms of every frame: one CropInfo, or one per image for a folder of mixed sizes
-    (`face`: which face, in a photo or in each of unrelated photos; in a video, the one to follow)."""
+    (`face`: which face, in a photo or in each of unrelated photos; in a video, the one to follow;
+    `progress`: a bar on stderr while the faces are found)."""
     from pirender.motion.faces import FaceCropper
 
     with FaceCropper(size=size, scale=scale, model_path=model_path) as cropper:
@@ -102,12 +105,22 @@ def track_crops(
             if len(sizes) > 1:  # unrelated photos: each cropped on its own
                 return [
                     CropInfo.from_transforms([cropper.crop_transform(load_image(f), name=str(f), face=face)])
-                    for f in source.files
+                    for f in frame_bar(source.files, source.num_frames, "finding faces", progress)
                 ]
+        frames = frame_bar(source.frames(), source.num_frames, "finding faces", progress)
         info, _ = cropper.track(
-            source.frames(), source.fps, mode=mode, smoothing=smoothing, name=str(source.path), face=face
+            frames, source.fps, mode=mode, smoothing=smoothing, name=str(source.path), face=face
         )
         return info
+
+
+def frame_bar(items: Iterable[T], total: int, desc: str, enabled: bool) -> Iterable[T]:
+    """`items` with a tqdm bar on stderr (in frames) when enabled and there is more than one."""
+    if not enabled or total < 2:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, total=total, desc=desc, unit="frame", leave=False, dynamic_ncols=True)
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -138,6 +151,7 @@ def extract_motion(
     fps: float | None = None,
     landmark_model: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    show_progress: bool = False,
 ) -> Motion:
     """Image, video or folder -> Motion.
 
@@ -150,18 +164,25 @@ def extract_motion(
             SmoothingConfig(method="none") = off.
         fps: frame rate for image sequences (default 25) or to override the video's.
         progress: called with (frames done, total).
+        show_progress: bars on stderr while faces are found and coefficients extracted.
     Returns:
         Motion (T, 73) with the crop transforms (when cropped) and the input's audio (videos).
     """
     source = open_frames(path, fps=fps)
     crops: CropInfo | list[CropInfo] | None = None
     if crop:
-        crops = track_crops(source, mode=crop_mode, smoothing=crop_smoothing, model_path=landmark_model)
+        crops = track_crops(
+            source,
+            mode=crop_mode,
+            smoothing=crop_smoothing,
+            model_path=landmark_model,
+            progress=show_progress,
+        )
         frames: Iterator[np.ndarray] = cropped_frames(source, crops)
     else:
         frames = _square_frames(source)
     chunks, batch, done = [], [], 0
-    for frame in frames:
+    for frame in frame_bar(frames, source.num_frames, "extracting motion", show_progress):
         batch.append(frame)
         if len(batch) == CHUNK:
             chunks.append(extractor.extract(batch))
@@ -206,9 +227,10 @@ def crop_to_files(
     smoothing: float = 0.5,
     model_path: str | os.PathLike[str] | None = None,
     face: FaceSelect | None = None,
+    progress: bool = False,
 ) -> Path:
     """Crop an image, video or folder; write the crops and a `<output>.crop.json` with the transforms
-    (`face`: which face; default the largest).
+    (`face`: which face; default the largest; `progress`: bars on stderr).
 
     Image -> image file; video -> MP4 (audio kept); folder -> folder of PNGs. Returns the JSON path.
     Nothing is written when any step fails.
@@ -230,7 +252,14 @@ def crop_to_files(
             raise InputError(f"{output}: the crop of a folder is a folder (no suffix)")
         check_output_dir(output, inputs=(path,))
     crops = track_crops(
-        source, size=size, scale=scale, mode=mode, smoothing=smoothing, model_path=model_path, face=face
+        source,
+        size=size,
+        scale=scale,
+        mode=mode,
+        smoothing=smoothing,
+        model_path=model_path,
+        face=face,
+        progress=progress,
     )
     sidecar = output.with_name(output.name + ".crop.json")
     if source.kind == "image":
@@ -240,14 +269,15 @@ def crop_to_files(
         with VideoWriter(
             output, source.fps, (size, size), audio=source.path if source.has_audio else None
         ) as writer:
-            for crop in cropped_frames(source, crops):
+            for crop in frame_bar(cropped_frames(source, crops), source.num_frames, "cropping", progress):
                 writer.write(crop)
         _write_sidecar_or_remove(sidecar, source, crops, output)
     else:
         from pirender.media.atomic import atomic_dir
 
         with atomic_dir(output) as tmp:
-            for file, crop in zip(source.files, cropped_frames(source, crops), strict=True):
+            crops_of = frame_bar(cropped_frames(source, crops), source.num_frames, "cropping", progress)
+            for file, crop in zip(source.files, crops_of, strict=True):
                 save_image(tmp / (file.stem + ".png"), crop)
         _write_sidecar_or_remove(sidecar, source, crops, output)
     return sidecar
