@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +146,46 @@ def test_extract_synthhead_video(
     yaw = motion.coeffs[:, 65]
     assert np.all(np.diff(yaw) > 0)  # the turn is recovered in order
     assert np.abs(yaw - coeffs[:, 65]).mean() < np.radians(6)
+
+
+class _Terminal(io.StringIO):
+    """stderr as a terminal: where progress bars are shown."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("flags", "bar"),
+    [([], True), (["--no-progress"], False), (["-q"], False)],
+    ids=["tty", "no-progress", "quiet"],
+)
+def test_extract_shows_progress_on_a_terminal(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    synth_video: tuple[Path, np.ndarray],
+    flags: list[str],
+    bar: bool,
+) -> None:
+    pytest.importorskip("pirender.synth")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    out = tmp_path / "m.npz"
+    argv = ["extract", str(synth_video[0]), "-o", str(out), "--extractor", "synthhead", "--no-crop", *flags]
+    assert main(argv) == 0 and out.is_file()
+    shown = terminal.getvalue()
+    assert ("extracting motion" in shown and "/6" in shown) is bar, shown
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], synth_video: tuple[Path, np.ndarray]
+) -> None:
+    pytest.importorskip("pirender.synth")
+    out = tmp_path / "m.npz"
+    code, _, err = _run(
+        ["extract", str(synth_video[0]), "-o", str(out), "--extractor", "synthhead", "--no-crop"], capsys
+    )
+    assert code == 0 and "extracting motion" not in err and "frame/s" not in err
 
 
 @requires_faces

@@ -46,3 +46,29 @@ def test_the_block_restores_stderr_when_it_raises(capfd: pytest.CaptureFixture[s
         raise RuntimeError("boom")
     os.write(2, b"after\n")
     assert capfd.readouterr().err.encode() == KEPT[0] + b"after\n"
+
+
+def test_verbose_keeps_every_line(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from pirender.motion.native_log import VERBOSE_ENV
+
+    monkeypatch.setenv(VERBOSE_ENV, "1")
+    with quiet_native_stderr():
+        for line in CHATTER + KEPT:
+            os.write(2, line)
+    assert capfd.readouterr().err.encode() == b"".join(CHATTER + KEPT)
+
+
+def test_every_command_takes_verbose(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pirender.cli.main import _command_modules, main
+    from pirender.motion.native_log import VERBOSE_ENV
+    from pirender.pipelines.models import DEFAULT_RENDERER
+
+    for command in _command_modules():
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "--verbose" in capsys.readouterr().out, command
+    monkeypatch.delenv(VERBOSE_ENV, raising=False)  # restored after the test
+    assert main(["info", str(DEFAULT_RENDERER), "--verbose"]) == 0
+    assert os.environ.get(VERBOSE_ENV) == "1"

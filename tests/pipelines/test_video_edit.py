@@ -16,6 +16,7 @@ from pirender.media.video import probe_video, read_video_frames, write_video
 from pirender.motion.crop import CropTransform
 from pirender.pipelines.dub import dub_order, speech_gate
 from pirender.pipelines.keep_unchanged import ChangeMaskConfig
+from pirender.pipelines.models import ExtractorSpec
 from pirender.pipelines.video_edits import build_video_edit, group_columns, parse_keyframes
 from pirender.synth import EXPRESSION_CONTROLS
 
@@ -225,6 +226,7 @@ def test_official_format_checkpoint_dubs_a_non_square_video_at_256(tmp_path: Pat
         tmp_path / "talk.mp4",
         str(tmp_path / "line.wav"),
         renderer=tmp_path / "epoch_00190_checkpoint.pt",
+        extractor=ExtractorSpec(kind="synthhead"),  # named: an official renderer's default is deep3d
         size=256,
         output=tmp_path / "dubbed.mp4",
     )

@@ -100,7 +100,7 @@ def runtime_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     from pirender.pipelines.models import ExtractorSpec
 
     extractor = ExtractorSpec(
-        kind=extractor_kind(args.extractor, args.extractor_checkpoint),
+        kind=extractor_kind(args.extractor, args.extractor_checkpoint, args.renderer),
         checkpoint=None if args.extractor_checkpoint is None else str(args.extractor_checkpoint),
         bfm_dir=None if args.bfm is None else str(args.bfm),
     )
@@ -155,15 +155,24 @@ def show_progress(args: argparse.Namespace) -> bool:
     return not (getattr(args, "no_progress", False) or getattr(args, "quiet", False))
 
 
-EXTRACTOR_RULE = "deep3d when --extractor-checkpoint names its weights, else the bundled synthhead regressor"
+EXTRACTOR_RULE = (
+    "deep3d when --extractor-checkpoint is a .pth/.pt file or --renderer is the official model, "
+    "else the bundled synthhead regressor"
+)
 
 
-def extractor_kind(kind: str | None, checkpoint: object) -> str:
-    """The one default rule of every command: deep3d when its checkpoint is given, else synthhead."""
+def extractor_kind(kind: str | None, checkpoint: object, renderer: object = None) -> str:
+    """The one default rule of every command: deep3d when its checkpoint (a .pth/.pt file) is given or
+    the renderer is the official model (trained on Deep3DFaceRecon coefficients), else synthhead."""
     if kind is not None:
         return kind
     if checkpoint is not None and Path(str(checkpoint)).suffix.lower() in (".pth", ".pt"):
         return "deep3d"
+    if renderer is not None:
+        from pirender.weights.loading import is_official
+
+        if is_official(Path(str(renderer))):
+            return "deep3d"
     return "synthhead"
 
 

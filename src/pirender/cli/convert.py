@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="ema",
         help="net_G_ema (default, used for inference) or net_G",
     )
-    parser.add_argument("--quiet", action="store_true", help="do not print the key mapping")
+    parser.add_argument("-q", "--quiet", action="store_true", help="do not print the key mapping")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--face-at", metavar="X,Y", help="crop the face at this pixel (x right, y down)")
     common.add_strict_argument(parser)
-    common.add_progress_arguments(parser)
+    common.add_progress_arguments(parser, quiet="no progress bars and no line about what was written")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,5 +56,6 @@ def run(args: argparse.Namespace) -> int:
             face=face_choice(args),
             progress=common.show_progress(args),
         )
-    print(f"{args.output} (crop transforms in {sidecar})")
+    if not args.quiet:
+        print(f"{args.output} (crop transforms in {sidecar})")
     return 0

@@ -242,7 +242,11 @@ def _save_preset(args: argparse.Namespace) -> None:
         size=args.size or 256,
         device=args.device,
     )
-    space = common.extractor_kind(args.extractor, args.extractor_checkpoint) if estimated else "motion"
+    space = (
+        common.extractor_kind(args.extractor, args.extractor_checkpoint, args.renderer)
+        if estimated
+        else "motion"
+    )
     preset = edits.Preset(str(args.save_preset), exp, f"expression of {reference.name}", space)
     path = edits.save_preset(preset, args.save_preset)
     if not args.quiet:

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", help="SadTalker .mat: image or motion file to take the crop values from")
     parser.add_argument("--landmark-model", help="face_landmarker.task (default: found automatically)")
     common.add_strict_argument(parser)
-    common.add_progress_arguments(parser)
+    common.add_progress_arguments(parser, quiet="no progress bars and no line about what was written")
 
 
 def _is_motion_input(path: str) -> bool:
@@ -114,5 +114,6 @@ def run(args: argparse.Namespace) -> int:
                 show_progress=common.show_progress(args),
             )
     motion.save(args.output)
-    print(f"{args.output}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.source})")
+    if not args.quiet:
+        print(f"{args.output}: {motion.num_frames} frames at {motion.fps:g} fps ({motion.source})")
     return 0

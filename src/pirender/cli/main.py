@@ -64,6 +64,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p.error = _ArgumentParser.error.__get__(p)  # type: ignore[method-assign]
         if name == command:
             importlib.import_module(module_name).add_arguments(p)
+            p.add_argument(
+                "--verbose",
+                action="store_true",
+                help="let native libraries log (MediaPipe/TFLite start-up lines)",
+            )
             p.set_defaults(_module=module_name)
     return parser
 
@@ -78,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     module = importlib.import_module(args._module)
     warnings.showwarning = functools.partial(_show_warning, args.command)
+    if args.verbose:
+        from pirender.motion.native_log import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"
     if getattr(args, "strict", False):
         from pirender.media.video import TruncatedVideoWarning
 

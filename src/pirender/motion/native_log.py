@@ -9,7 +9,8 @@ process's stderr (file descriptor 2), past Python and past GLOG_minloglevel:
 
 `quiet_native_stderr()` sends fd 2 to a temporary file for the duration of the block, then writes
 back every line that is not such an informational or warning line (errors and fatal messages, and
-anything else, still reach stderr, only later).
+anything else, still reach stderr, only later). With `PIRENDER_VERBOSE` set (the CLI's `--verbose`)
+nothing is dropped.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from contextlib import contextmanager
 _CHATTER = re.compile(rb"^(?:[IW]\d{4} [\d:.]+ +\d+ [^\]]+\] |INFO: |WARNING: Logging before InitGoogle)")
 
 
+VERBOSE_ENV = "PIRENDER_VERBOSE"
+
+
 def chatter(line: bytes) -> bool:
     """Whether a line of native stderr output is start-up chatter (dropped) rather than a message."""
     return bool(_CHATTER.match(line))
@@ -32,7 +36,11 @@ def chatter(line: bytes) -> bool:
 
 @contextmanager
 def quiet_native_stderr() -> Iterator[None]:
-    """Drop native informational/warning lines printed to fd 2 inside the block; keep the rest."""
+    """Drop native informational/warning lines printed to fd 2 inside the block; keep the rest.
+    With $PIRENDER_VERBOSE set, a no-op: every line reaches stderr as it is written."""
+    if os.environ.get(VERBOSE_ENV):
+        yield
+        return
     fd = 2  # native code writes to fd 2 whatever sys.stderr is
     sys.stderr.flush()
     saved = os.dup(fd)

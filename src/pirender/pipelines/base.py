@@ -4,6 +4,7 @@ speak, which adds an audio model, loads its renderer through it)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from pirender.pipelines.models import (
     ExtractorSpec,
     RuntimeOptions,
     check_image_size,
+    default_extractor,
     is_bundled_renderer,
     load_engine,
     notice_synthetic_renderer,
@@ -47,6 +49,8 @@ class RendererPipeline:
     ) -> P:
         """Load the renderer (a path, None = the shipped SynthHead renderer, a PIRenderer or a RenderEngine)."""
         options = options or RuntimeOptions()
+        if extractor is None and isinstance(renderer, (str, os.PathLike)):
+            extractor = default_extractor(renderer)
         engine, model_size = load_engine(renderer, options)
         size = check_image_size(size or model_size, engine)
         return cls(engine, size, extractor, options.device, synthetic_only=is_bundled_renderer(renderer))

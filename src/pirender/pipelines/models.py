@@ -171,13 +171,19 @@ class ExtractorSpec:
     def __post_init__(self) -> None:
         if self.kind not in EXTRACTORS:
             raise InputError(f"extractor must be one of {', '.join(EXTRACTORS)}, got {self.kind!r}")
-        if self.kind == "deep3d" and self.checkpoint is None:
-            raise InputError(
-                "the deep3d extractor needs --extractor-checkpoint (Deep3DFaceRecon epoch_20.pth)"
-            )
         for p in (self.checkpoint, self.bfm_dir):
             if p is not None and not Path(p).exists():
                 raise InputError(f"extractor file not found: {p}")
+
+
+def default_extractor(renderer: str | os.PathLike[str] | None) -> ExtractorSpec | None:
+    """The extractor a renderer's coefficients come from when none is named: deep3d for the official
+    weights (their checkpoint must then be given), None (the bundled SynthHead regressor) otherwise."""
+    from pirender.weights.loading import is_official
+
+    if renderer is not None and is_official(Path(renderer)):
+        return ExtractorSpec(kind="deep3d")
+    return None
 
 
 def load_extractor(spec: ExtractorSpec | None, device: str = "cpu") -> Extractor:
@@ -190,7 +196,12 @@ def _cached_extractor(spec: ExtractorSpec, device: str) -> Extractor:
     from pirender.motion.extract import Deep3DExtractor, SynthHeadExtractor
 
     if spec.kind == "deep3d":
-        assert spec.checkpoint is not None
+        if spec.checkpoint is None:  # checked here, when coefficients are needed, not when the spec is made
+            raise InputError(
+                "the deep3d extractor (the default for the official renderer) needs --extractor-checkpoint "
+                "(Deep3DFaceRecon epoch_20.pth, docs/motion.md); --extractor synthhead uses the bundled "
+                "regressor instead"
+            )
         return Deep3DExtractor.from_checkpoint(spec.checkpoint, spec.bfm_dir, device=device)
     return SynthHeadExtractor.load(spec.checkpoint, device=device)
 

@@ -9,6 +9,7 @@ audio track, atomically.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,11 @@ class RenderedVideo:
 
 
 def progress_bar(frames: Iterator[np.ndarray], *, total: int, desc: str) -> Iterator[np.ndarray]:
-    """A tqdm bar on stderr, in frames."""
+    """A tqdm bar on stderr, in frames; none when stderr is not a terminal (a log file, a pipe)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not (isatty and isatty()):
+        yield from frames
+        return
     from tqdm import tqdm
 
     yield from tqdm(frames, total=total, desc=desc, unit="frame", leave=False, dynamic_ncols=True)

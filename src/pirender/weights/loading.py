@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,22 @@ def model_directory(path: Path) -> Path | None:
     if path.name in (our_format.CONFIG_FILE, our_format.WEIGHTS_FILE):
         return path.parent
     return None
+
+
+def is_official(path: str | Path) -> bool:
+    """Whether `path` names the official weights: a trainer checkpoint (any file that is not a model
+    directory's), or a model directory converted from one (`pirender convert`). Those were trained on
+    Deep3DFaceRecon coefficients. Reads at most the directory's config.json; never raises."""
+    path = Path(path)
+    directory = model_directory(path)
+    if directory is None:
+        return path.is_file()
+    try:
+        meta = json.loads((directory / our_format.CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    provenance = meta.get("provenance") if isinstance(meta, dict) else None
+    return isinstance(provenance, dict) and provenance.get("weights") in official.WEIGHT_SETS.values()
 
 
 def _from_official(data: dict, path: Path, weights: str) -> tuple[PIRenderer, dict[str, torch.Tensor]]:

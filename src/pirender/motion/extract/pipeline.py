@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -115,12 +116,18 @@ def track_crops(
 
 
 def frame_bar(items: Iterable[T], total: int, desc: str, enabled: bool) -> Iterable[T]:
-    """`items` with a tqdm bar on stderr (in frames) when enabled and there is more than one."""
-    if not enabled or total < 2:
+    """`items` with a tqdm bar on stderr (in frames) when enabled, stderr is a terminal and there is
+    more than one (a log file or a pipe gets no bar)."""
+    if not enabled or total < 2 or not _stderr_is_terminal():
         return items
     from tqdm import tqdm
 
     return tqdm(items, total=total, desc=desc, unit="frame", leave=False, dynamic_ncols=True)
+
+
+def _stderr_is_terminal() -> bool:
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _image_size(path: Path) -> tuple[int, int]:
