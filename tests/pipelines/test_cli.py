@@ -3,8 +3,8 @@
 Every bad input must exit non-zero with one line on stderr, no traceback, and leave no output file.
 Each case runs through the CLI entry point in-process (`pirender.cli.main.main`, the same code as the
 installed command), and a representative subset plus a successful run as real `python -m
-pirender.cli.main` subprocesses, started together: each pays the ~3 s torch import, so running all
-fourteen as processes would cost most of this suite's time budget on a shared 2-core machine.
+pirender.cli.main` subprocesses, started together: each pays the ~3 s torch import, so running every
+case as a process would cost most of this suite's time budget on a shared 2-core machine.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import av
 import numpy as np
 import pytest
 
-from pirender.media.image import load_image
+from pirender.media.image import load_image, save_image
 
 from .conftest import NUM_FRAMES, SIZE, make_coeffs
 
@@ -44,6 +44,9 @@ def _cases(assets: dict[str, Path], tmp: Path) -> dict[str, tuple[list[str], Pat
         "inf": _npz(tmp / "inf.npz", inf_source),
     }
     renderer, own = str(assets["renderer"]), str(assets["source_coeffs"])
+    save_image(tmp / "dot.png", np.full((1, 1, 3), 128, np.uint8))
+    save_image(tmp / "blank.png", np.full((SIZE, SIZE, 3), 200, np.uint8))
+    (tmp / "random.pt").write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
 
     def reenact(
         name: str,
@@ -76,6 +79,9 @@ def _cases(assets: dict[str, Path], tmp: Path) -> dict[str, tuple[list[str], Pat
         "missing renderer": reenact("norenderer", model=str(tmp / "no_model")),
         "zero workers": reenact("noworkers", extra=("--workers", "0")),
         "workers on onnx": reenact("onnxworkers", extra=("--workers", "2", "--backend", "onnx")),
+        "1x1 source": reenact("dot", tmp / "dot.png"),
+        "single-colour source": reenact("blank", tmp / "blank.png"),
+        "random-bytes renderer": reenact("randompt", model=str(tmp / "random.pt")),
         "edit inf yaw": edit("yaw", "--yaw", "inf"),
         "edit bad exp index": edit("exp", "--exp", "99=1"),
         "edit unknown preset": edit("preset", "--preset", "no_such_preset"),
@@ -173,6 +179,9 @@ ERROR_CASES = [
     ("missing renderer", "renderer not found"),
     ("zero workers", "workers must be >= 1"),
     ("workers on onnx", "torch backend on CPU"),
+    ("1x1 source", "1x1 is too small for a face"),
+    ("single-colour source", "single colour"),
+    ("random-bytes renderer", "not a PyTorch PIRender checkpoint (4,096 bytes"),
     ("edit inf yaw", "finite"),
     ("edit bad exp index", "outside 0..63"),
     ("edit unknown preset", "unknown preset"),
