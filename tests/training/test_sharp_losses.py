@@ -71,7 +71,8 @@ def test_gan_off_leaves_the_run_unchanged(synth_lmdb: Path, tmp_path: Path) -> N
     [("loss.gan_weight", "-1"), ("loss.pixel_weight", "nan"), ("loss.feature_matching_weight", "inf"),
      ("loss.disc_scales", "0"), ("optim.disc_lr", "-0.1"), ("loss.gan_mode", "wgan"),
      ("loss.expression_weight", "-1"), ("loss.region_weight", "nan"),
-     ("data.expression_pair_prob", "1.5"), ("data.expression_pair_candidates", "1")],
+     ("data.expression_pair_prob", "1.5"), ("data.expression_pair_candidates", "1"),
+     ("loss.change_weight", "-2"), ("loss.change_threshold", "3"), ("loss.change_dilation", "-1")],
 )  # fmt: skip
 def test_a_bad_loss_setting_is_a_one_line_error(
     synth_lmdb: Path, tmp_path: Path, key: str, value: str, capsys
@@ -185,12 +186,11 @@ def test_the_region_loss_sees_the_mouth_and_not_the_background() -> None:
     assert image.grad is not None and image.grad.abs().sum() > 0
 
 
-@needs_extractor
-def test_an_expression_run_resumes_exactly(synth_lmdb: Path, tmp_path: Path) -> None:
-    steps = {"total_steps": 4, "warp_steps": 2, "checkpoint_every": 100, "loss.expression_weight": "1",
-             "loss.region_weight": "1"}  # fmt: skip
+def _resumes_exactly_and_changes_the_run(synth_lmdb: Path, tmp_path: Path, on: dict, off: dict) -> None:
+    """A 4-step run with the `on` terms: interrupted at 3 and resumed, every tensor equal; and the
+    terms changed the full-stage steps (the first two, warp only, are the same either way)."""
+    steps = {"total_steps": 4, "warp_steps": 2, "checkpoint_every": 100, **on}
     reference = train(tiny_config(synth_lmdb, tmp_path / "a", **steps), progress=False)
-    off = {"loss.expression_weight": "0", "loss.region_weight": "0"}
     plain = train(tiny_config(synth_lmdb, tmp_path / "p", **{**steps, **off}), progress=False)
     train(tiny_config(synth_lmdb, tmp_path / "b", **steps), stop_at_step=3, progress=False)
     train(tiny_config(synth_lmdb, tmp_path / "b", **steps), resume=tmp_path / "b", progress=False)
@@ -198,8 +198,13 @@ def test_an_expression_run_resumes_exactly(synth_lmdb: Path, tmp_path: Path) -> 
     other = ckpt.load_training_state(plain.run_dir)
     for key in ("generator", "ema"):
         assert all(torch.equal(state[key][k], resumed[key][k]) for k in state[key]), key
-    # the term changed the full-stage steps (the first two, warp only, are the same either way)
     assert any(not torch.equal(state["generator"][k], other["generator"][k]) for k in state["generator"])
+
+
+@needs_extractor
+def test_an_expression_run_resumes_exactly(synth_lmdb: Path, tmp_path: Path) -> None:
+    on = {"loss.expression_weight": "1", "loss.region_weight": "1"}
+    _resumes_exactly_and_changes_the_run(synth_lmdb, tmp_path, on, {k: "0" for k in on})
 
 
 def test_a_missing_expression_extractor_is_a_one_line_error(synth_lmdb: Path, tmp_path: Path) -> None:
@@ -208,3 +213,30 @@ def test_a_missing_expression_extractor_is_a_one_line_error(synth_lmdb: Path, tm
     with pytest.raises(InputError, match="SynthHead extractor") as info:
         train(config, progress=False)
     assert len(str(info.value).splitlines()) == 1
+
+
+def test_the_change_loss_weighs_only_what_moved() -> None:
+    from pirender.losses.change import change_mask, change_weighted_l1
+
+    closed, _ = _render(0.0)
+    opened, _ = _render(1.0)
+    mask = change_mask(opened, closed, 0.1, 3)
+    share = mask.mean().item()
+    assert 0.002 < share < 0.2  # the mouth and chin, not the frame
+    # An output that is the source (the mouth left shut) costs; the truth itself costs nothing.
+    assert change_weighted_l1(opened, opened, closed).item() == 0.0
+    shut = change_weighted_l1(closed, opened, closed).item()
+    assert shut > 0
+    # An error outside the moved pixels is not counted; inside it is.
+    outside = opened.clone()
+    outside[..., :, :8] = -1.0
+    assert change_weighted_l1(outside, opened, closed).item() == 0.0
+    image = closed.clone().requires_grad_(True)
+    change_weighted_l1(image, opened, closed).backward()
+    assert image.grad is not None and (image.grad.abs().sum((0, 1)) > 0).float().mean().item() <= share + 1e-6
+
+
+def test_a_change_run_resumes_exactly(synth_lmdb: Path, tmp_path: Path) -> None:
+    _resumes_exactly_and_changes_the_run(
+        synth_lmdb, tmp_path, {"loss.change_weight": "20"}, {"loss.change_weight": "0"}
+    )

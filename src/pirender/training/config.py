@@ -59,6 +59,11 @@ class LossConfig:
     # the SynthHead extractor reads the truth's expression controls off the output (losses/expression.py)
     expression_weight: float = 0.0
     region_weight: float = 0.0  # L1 on the output's mouth and eye windows (the extractor's branches)
+    # L1 on the pixels the pair's motion changes (truth vs source beyond change_threshold, grown by
+    # change_dilation px), so a mouth that opens weighs 1 + change_weight times the rest (losses/change.py)
+    change_weight: float = 0.0
+    change_threshold: float = 0.1  # on the [-1, 1] image scale
+    change_dilation: int = 3
     expression_extractor: str = ""  # its .safetensors ("" = the shipped one)
 
 
@@ -119,10 +124,14 @@ class TrainConfig:
             raise InputError("data.batch_size, ema_half_life_steps and checkpoint_every must be positive")
         loss = self.loss
         for name in ("warp_weight", "final_weight", "style_weight", "pixel_weight", "gan_weight",
-                     "feature_matching_weight", "expression_weight", "region_weight"):  # fmt: skip
+                     "feature_matching_weight", "expression_weight", "region_weight", "change_weight"):  # fmt: skip
             value = getattr(loss, name)
             if not (math.isfinite(value) and value >= 0):
                 raise InputError(f"loss.{name} must be a finite number >= 0; got {value!r}")
+        if not (math.isfinite(loss.change_threshold) and 0 <= loss.change_threshold < 2):
+            raise InputError(f"loss.change_threshold must be in [0, 2); got {loss.change_threshold!r}")
+        if loss.change_dilation < 0:
+            raise InputError(f"loss.change_dilation must be >= 0; got {loss.change_dilation!r}")
         if min(loss.disc_scales, loss.disc_layers, loss.disc_channels) < 1:
             raise InputError("loss.disc_scales, loss.disc_layers and loss.disc_channels must be >= 1")
         if not (math.isfinite(self.optim.disc_lr) and self.optim.disc_lr >= 0):

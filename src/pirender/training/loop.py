@@ -29,6 +29,7 @@ from torch import nn
 from pirender.data.pairs import PairDataset, StepBatchSampler
 from pirender.engine.core import bf16_supported
 from pirender.errors import CheckpointError, InputError, PirenderError
+from pirender.losses.change import change_weighted_l1
 from pirender.losses.expression import ExpressionLoss
 from pirender.losses.perceptual import PerceptualLoss, build_losses
 from pirender.models.renderer import PIRenderer
@@ -76,6 +77,7 @@ class StepMetrics:
     disc: float
     expression: float
     region: float
+    change: float
     grad_norm: float
     lr: float
 
@@ -286,7 +288,7 @@ def train_step(
     (source driven by the target's motion -> target) and (target driven by the source's -> source).
     Warp stage: loss = w_warp·PL(warped, truth). Full stage adds w_final·(PL + w_style·Gram)(image, truth),
     and, when configured (not official), w_pixel·L1 pyramid + w_gan·(GAN + w_fm·feature matching) +
-    w_expression·expression consistency + w_region·mouth/eye-window L1 on the image, followed by one discriminator step.
+    w_expression·expression consistency + w_region·mouth/eye-window L1 + w_change·change-weighted L1 on the image, followed by one discriminator step.
     """
     extra = extra or _ExtraLosses()
     device = env.device
@@ -301,7 +303,7 @@ def train_step(
         out = model(images, driving, warp_only=stage.warp_only)
         warp = warp_loss(out.warped_image, truth)
         loss = config.loss.warp_weight * warp.total
-        final_p = final_s = pixel = gan = fm = disc = expression = region = loss.new_zeros(())
+        final_p = final_s = pixel = gan = fm = disc = expression = region = change = loss.new_zeros(())
         if not stage.warp_only:
             final = final_loss(out.image, truth)
             loss = loss + config.loss.final_weight * final.total
@@ -319,6 +321,15 @@ def train_step(
             if config.loss.region_weight > 0 and extra.expression is not None:
                 region = extra.expression.region(out.image, truth, centre)
                 loss = loss + config.loss.region_weight * region
+            if config.loss.change_weight > 0:
+                change = change_weighted_l1(
+                    out.image,
+                    truth,
+                    images,
+                    threshold=config.loss.change_threshold,
+                    dilation=config.loss.change_dilation,
+                )
+                loss = loss + config.loss.change_weight * change
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -330,7 +341,7 @@ def train_step(
     if extra.adversary is not None and not stage.warp_only:
         with autocast:
             disc = extra.adversary.step(out.image.float(), truth)
-    terms = (loss, warp.total, final_p, final_s, pixel, gan, fm, disc, expression, region, grad_norm)
+    terms = (loss, warp.total, final_p, final_s, pixel, gan, fm, disc, expression, region, change, grad_norm)
     values = torch.stack([t.detach().float() for t in terms])
     return StepMetrics(*values.cpu().tolist(), lr=lr)
 
@@ -483,9 +494,9 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, env: DistEnv, *, backbo
 
 def _log_scalars(writer, env, step, m: StepMetrics, rate, stage, total_steps, print_line) -> None:
     names = ("total", "warp_perceptual", "final_perceptual", "final_style", "final_pixel", "gan",
-             "feature_matching", "discriminator", "expression", "region")  # fmt: skip
+             "feature_matching", "discriminator", "expression", "region", "change")  # fmt: skip
     raw = [m.total, m.warp, m.final, m.style, m.pixel, m.gan, m.feature_matching, m.disc, m.expression,
-           m.region]  # fmt: skip
+           m.region, m.change]  # fmt: skip
     values = mean_across(torch.tensor(raw, device=env.device), env).tolist()
     if not env.is_main:
         return
@@ -507,11 +518,12 @@ def _log_scalars(writer, env, step, m: StepMetrics, rate, stage, total_steps, pr
 
 
 def _extra_text(values: list[float]) -> str:
-    pixel, gan, fm, disc, expression, region = values[4:10]
+    pixel, gan, fm, disc, expression, region, change = values[4:11]
     text = f" pixel {pixel:.4f}" if pixel else ""
     text += f" gan {gan:.3f} fm {fm:.4f} D {disc:.3f}" if disc else ""
     text += f" expression {expression:.4f}" if expression else ""
-    return text + (f" region {region:.4f}" if region else "")
+    text += f" region {region:.4f}" if region else ""
+    return text + (f" change {change:.4f}" if change else "")
 
 
 @torch.no_grad()
