@@ -1,0 +1,108 @@
+"""Diagnostic: can a renderer learn to open the mouth at all, and what does the loss have to weigh?
+
+    python bench/mouth_overfit.py [--renderer DIR] [--change-weight 20] [--steps 800] [--threads 1]
+
+Fine-tunes a copy of the renderer (default: the shipped one) on a handful of fixed pairs: four SynthHead
+identities, each a neutral frontal source driven to jaw_open = 1 (the truth: SynthHead's render), plus
+the same four driven by their own coefficients (so it cannot just open every mouth). The loss is L1 on
+the output + 0.3 L1 on the warped image + change_weight x the change-weighted L1 (losses/change.py,
+the trainer's `loss.change_weight`); 0 gives the plain whole-image L1. Every 50 steps it prints the
+jaw_open response, read by the SynthHead extractor as in bench/edit_response.py (1 = all of the
+commanded change, 0 = none), on the four training identities and on two held-out ones, and at the end
+writes a picture (sources / outputs / truths of the training identities) to --picture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--renderer", default="", help="renderer dir (default: shipped)")
+    parser.add_argument("--change-weight", type=float, default=20.0)
+    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--picture", type=Path, default=None, help="PNG of the training pairs at the end")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    from pirender.losses.change import change_weighted_l1
+    from pirender.motion.extract.synthhead import SynthHeadExtractor
+    from pirender.pipelines.models import DEFAULT_RENDERER
+    from pirender.synth import Identity, SynthHead, neutral_coeffs, with_controls
+    from pirender.weights.loading import load_renderer
+
+    model = load_renderer(args.renderer or DEFAULT_RENDERER).train()
+    extractor = SynthHeadExtractor.load()
+    size, train_ids, held_ids = 128, [11, 22, 33, 44], [55, 66]
+    neutral, opened = neutral_coeffs(), with_controls(None, jaw_open=1.0)
+    command = opened[:64] - neutral[:64]
+    heads = {s: SynthHead(Identity.from_seed(s), size) for s in train_ids + held_ids}
+    sources = {s: h.render(neutral) for s, h in heads.items()}
+    truths = {s: h.render(opened) for s, h in heads.items()}
+
+    def tensor(image: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(image).permute(2, 0, 1).float() / 127.5 - 1
+
+    def window(coeffs: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.repeat(coeffs[:, None], 27, 1)).float()
+
+    def to_uint8(images: torch.Tensor) -> np.ndarray:
+        return ((images.permute(0, 2, 3, 1).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+
+    def response(ids: list[int]) -> tuple[float, np.ndarray]:
+        model.eval()
+        with torch.no_grad():
+            x = torch.stack([tensor(sources[s]) for s in ids])
+            edited = to_uint8(model(x, torch.stack([window(opened)] * len(ids))).image)
+            unedited = to_uint8(model(x, torch.stack([window(neutral)] * len(ids))).image)
+        model.train()
+        change = extractor.extract(edited)[:, :64] - extractor.extract(unedited)[:, :64]
+        return float(np.mean(change @ command / (command @ command))), edited
+
+    x = torch.stack([tensor(sources[s]) for s in train_ids] * 2)
+    driving = torch.stack([window(opened)] * 4 + [window(neutral)] * 4)
+    y = torch.stack([tensor(truths[s]) for s in train_ids] + [tensor(sources[s]) for s in train_ids])
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999))
+    print(
+        f"step 0: jaw_open response train {response(train_ids)[0]:.2f} held-out {response(held_ids)[0]:.2f}"
+    )
+    start = time.time()
+    for step in range(1, args.steps + 1):
+        out = model(x, driving)
+        loss = (out.image - y).abs().mean() + 0.3 * (out.warped_image - y).abs().mean()
+        if args.change_weight > 0:
+            loss = loss + args.change_weight * change_weighted_l1(out.image, y, x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 50 == 0 or step == args.steps:
+            train_r, edited = response(train_ids)
+            print(
+                f"step {step}: loss {loss.item():.4f} jaw_open response train {train_r:.2f} "
+                f"held-out {response(held_ids)[0]:.2f} ({time.time() - start:.0f} s)",
+                flush=True,
+            )
+    if args.picture is not None:
+        from PIL import Image
+
+        rows = [[sources[s] for s in train_ids], list(edited), [truths[s] for s in train_ids]]
+        Image.fromarray(np.concatenate([np.concatenate(r, 1) for r in rows], 0)).save(args.picture)
+    print(f"command: python bench/mouth_overfit.py {' '.join(sys.argv[1:])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
