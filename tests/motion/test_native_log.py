@@ -69,6 +69,7 @@ def test_every_command_takes_verbose(
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert "--verbose" in capsys.readouterr().out, command
-    monkeypatch.delenv(VERBOSE_ENV, raising=False)  # restored after the test
+    monkeypatch.setenv(VERBOSE_ENV, "")  # recorded (absent or not) and restored after the test
+    monkeypatch.delenv(VERBOSE_ENV)
     assert main(["info", str(DEFAULT_RENDERER), "--verbose"]) == 0
     assert os.environ.get(VERBOSE_ENV) == "1"
