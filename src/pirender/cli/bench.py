@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import platform
 
+from pirender.cli import common
+
 COMMAND = "bench"
 HELP = "measure frames/s, peak memory and fidelity of each engine path against the official-style baseline"
 
@@ -17,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--renderer", dest="checkpoint", default=None, help="real weights instead of the spec's rule weights"
     )
-    parser.add_argument("--checkpoint", dest="checkpoint", help=argparse.SUPPRESS)  # older spelling
+    common.add_alias(parser, "--checkpoint", dest="checkpoint")
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the per-case peak-memory child processes"
     )

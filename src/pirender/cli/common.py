@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pirender.errors import InputError
+from pirender.pipelines.models import EXTRACTOR_RULE, extractor_kind
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -136,12 +137,10 @@ def notes(command: str, *, strict: bool = False) -> Iterator[None]:
         print(f"pirender {command}: note: {message}", file=sys.stderr)
 
 
-def add_alias(parser: argparse._ActionsContainer, old: str, *, dest: str, flag: bool = False) -> None:
-    """An older spelling of a flag, kept working (hidden from --help) for a release."""
-    if flag:
-        parser.add_argument(old, dest=dest, action="store_true", help=argparse.SUPPRESS)
-    else:
-        parser.add_argument(old, dest=dest, help=argparse.SUPPRESS)
+def add_alias(parser: argparse._ActionsContainer, old: str, *, dest: str, **kwargs: Any) -> None:
+    """An older spelling of a flag, kept working (hidden from --help) for a release; `kwargs` as the
+    current flag's (type=...)."""
+    parser.add_argument(old, dest=dest, help=argparse.SUPPRESS, **kwargs)
 
 
 def add_progress_arguments(parser: argparse._ActionsContainer, *, quiet: str | None = None) -> None:
@@ -153,27 +152,6 @@ def add_progress_arguments(parser: argparse._ActionsContainer, *, quiet: str | N
 
 def show_progress(args: argparse.Namespace) -> bool:
     return not (getattr(args, "no_progress", False) or getattr(args, "quiet", False))
-
-
-EXTRACTOR_RULE = (
-    "deep3d when --extractor-checkpoint is a .pth/.pt file or --renderer is the official model, "
-    "else the bundled synthhead regressor"
-)
-
-
-def extractor_kind(kind: str | None, checkpoint: object, renderer: object = None) -> str:
-    """The one default rule of every command: deep3d when its checkpoint (a .pth/.pt file) is given or
-    the renderer is the official model (trained on Deep3DFaceRecon coefficients), else synthhead."""
-    if kind is not None:
-        return kind
-    if checkpoint is not None and Path(str(checkpoint)).suffix.lower() in (".pth", ".pt"):
-        return "deep3d"
-    if renderer is not None:
-        from pirender.weights.loading import is_official
-
-        if is_official(Path(str(renderer))):
-            return "deep3d"
-    return "synthhead"
 
 
 def add_strict_argument(parser: argparse._ActionsContainer) -> None:

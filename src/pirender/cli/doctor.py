@@ -12,6 +12,8 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
+from pirender.cli import common
+
 COMMAND = "doctor"
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 HELP = "check the installation (extras, models, device) and the model files you use"
@@ -40,9 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PT",
         help="a Deep3DFaceRecon checkpoint to check",
     )
-    parser.add_argument(
-        "--checkpoint", dest="checkpoint", type=Path, help=argparse.SUPPRESS
-    )  # older spelling
+    common.add_alias(parser, "--checkpoint", dest="checkpoint", type=Path)
     parser.add_argument("--no-hash", action="store_true", help="skip the sha256 of model files")
 
 

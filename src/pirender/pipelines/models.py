@@ -176,14 +176,32 @@ class ExtractorSpec:
                 raise InputError(f"extractor file not found: {p}")
 
 
+EXTRACTOR_RULE = (
+    "deep3d when --extractor-checkpoint is a .pth/.pt file or --renderer is the official model, "
+    "else the bundled synthhead regressor"
+)
+
+
+def extractor_kind(kind: str | None, checkpoint: object = None, renderer: object = None) -> str:
+    """The one default rule of every command and of `extractor=None`: `kind` when named; else deep3d
+    when its checkpoint (a .pth/.pt file) is given or the renderer is the official model (trained on
+    Deep3DFaceRecon coefficients); else synthhead."""
+    if kind is not None:
+        return kind
+    if checkpoint is not None and Path(str(checkpoint)).suffix.lower() in (".pth", ".pt"):
+        return "deep3d"
+    if renderer is not None:
+        from pirender.weights.loading import is_official
+
+        if is_official(Path(str(renderer))):
+            return "deep3d"
+    return "synthhead"
+
+
 def default_extractor(renderer: str | os.PathLike[str] | None) -> ExtractorSpec | None:
     """The extractor a renderer's coefficients come from when none is named: deep3d for the official
     weights (their checkpoint must then be given), None (the bundled SynthHead regressor) otherwise."""
-    from pirender.weights.loading import is_official
-
-    if renderer is not None and is_official(Path(renderer)):
-        return ExtractorSpec(kind="deep3d")
-    return None
+    return ExtractorSpec(kind="deep3d") if extractor_kind(None, renderer=renderer) == "deep3d" else None
 
 
 def load_extractor(spec: ExtractorSpec | None, device: str = "cpu") -> Extractor:

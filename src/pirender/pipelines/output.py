@@ -9,7 +9,6 @@ audio track, atomically.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from PIL import Image
 
 from pirender.errors import InputError
 from pirender.media.output_check import check_output_dir, check_output_path, refuse_input_as_output
+from pirender.media.progress import frame_bar
 
 __all__ = ["check_output_dir", "check_output_path", "refuse_input_as_output"]  # checked outputs, re-exported
 
@@ -70,22 +70,11 @@ class RenderedVideo:
         path = check_output_path(path, VIDEO_OUTPUTS)
         frames: Iterator[np.ndarray] = iter(self)
         if progress:
-            frames = progress_bar(frames, total=self.num_frames, desc=path.name)
+            frames = iter(frame_bar(frames, self.num_frames, path.name))
         with VideoWriter(path, self.fps, self.size, audio=self.audio, crf=crf) as writer:
             for frame in frames:
                 writer.write(frame)
         return path
-
-
-def progress_bar(frames: Iterator[np.ndarray], *, total: int, desc: str) -> Iterator[np.ndarray]:
-    """A tqdm bar on stderr, in frames; none when stderr is not a terminal (a log file, a pipe)."""
-    isatty = getattr(sys.stderr, "isatty", None)
-    if not (isatty and isatty()):
-        yield from frames
-        return
-    from tqdm import tqdm
-
-    yield from tqdm(frames, total=total, desc=desc, unit="frame", leave=False, dynamic_ncols=True)
 
 
 def fit_height(image: np.ndarray, height: int) -> np.ndarray:

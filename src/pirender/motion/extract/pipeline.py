@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 import numpy as np
 
 from pirender.errors import InputError
 from pirender.media.atomic import atomic_path
 from pirender.media.image import is_image_path, load_image, save_image
+from pirender.media.progress import frame_bar
 from pirender.media.video import VideoWriter, is_video_path, iter_video_frames, probe_video
 from pirender.motion.coeffs import DEFAULT_FPS
 from pirender.motion.crop import CropInfo
@@ -30,7 +30,6 @@ from pirender.motion.sequence import Motion
 from pirender.motion.smooth import SmoothingConfig, smooth_motion
 
 CHUNK = 64
-T = TypeVar("T")
 CROP_JSON_FORMAT = "pirender-crop"
 
 
@@ -113,21 +112,6 @@ def track_crops(
             frames, source.fps, mode=mode, smoothing=smoothing, name=str(source.path), face=face
         )
         return info
-
-
-def frame_bar(items: Iterable[T], total: int, desc: str, enabled: bool) -> Iterable[T]:
-    """`items` with a tqdm bar on stderr (in frames) when enabled, stderr is a terminal and there is
-    more than one (a log file or a pipe gets no bar)."""
-    if not enabled or total < 2 or not _stderr_is_terminal():
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, total=total, desc=desc, unit="frame", leave=False, dynamic_ncols=True)
-
-
-def _stderr_is_terminal() -> bool:
-    isatty = getattr(sys.stderr, "isatty", None)
-    return bool(isatty and isatty())
 
 
 def _image_size(path: Path) -> tuple[int, int]:
