@@ -72,6 +72,7 @@ def test_gan_off_leaves_the_run_unchanged(synth_lmdb: Path, tmp_path: Path) -> N
      ("loss.disc_scales", "0"), ("optim.disc_lr", "-0.1"), ("loss.gan_mode", "wgan"),
      ("loss.expression_weight", "-1"), ("loss.region_weight", "nan"),
      ("data.expression_pair_prob", "1.5"), ("data.expression_pair_candidates", "1"),
+     ("data.edit_pair_prob", "-0.1"),
      ("loss.change_weight", "-2"), ("loss.change_threshold", "3"), ("loss.change_dilation", "-1")],
 )  # fmt: skip
 def test_a_bad_loss_setting_is_a_one_line_error(

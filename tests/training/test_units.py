@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from pirender import PIRenderer, RendererConfig
@@ -110,6 +111,49 @@ def test_pairs_are_a_function_of_the_key(synth_lmdb: Path) -> None:
     assert np.mean([change(p) for p in pairs]) > 1.5 * np.mean([change(p) for p in plain])
     sampler = StepBatchSampler(batch_size=2, seed=7, rank=1, start_step=3, end_step=5)
     assert list(sampler) == [[(7, 1, 3, 0), (7, 1, 3, 1)], [(7, 1, 4, 0), (7, 1, 4, 1)]]
+
+
+def test_edit_pairs_are_still_photo_edits_rendered_by_synthhead(synth_lmdb: Path, tmp_path: Path) -> None:
+    from pirender.data.lmdb_schema import VoxLMDBWriter
+    from pirender.errors import InputError
+    from pirender.motion.coeffs import to_lmdb_rows
+    from pirender.synth import EXPRESSION_CONTROLS, SynthHead
+    from pirender.synth.motion import random_edit
+
+    plain = PairDataset(str(synth_lmdb), size=64)
+    edits = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=1.0)
+    keys = [(0, 0, 3, k) for k in range(24)]
+    assert all(plain.edit(k) is None for k in keys)
+    assert [edits.draw(k) for k in keys] == [plain.draw(k) for k in keys]  # its own RNG stream
+    controls = list(EXPRESSION_CONTROLS.values())
+    for key in keys[:8]:
+        video, source, target = edits.edit(key)
+        _, _, target_video, target_frame = plain.draw(key)
+        frame = VoxLMDB(synth_lmdb, size=64).motion(target_video)[target_frame]
+        assert video == target_video and np.allclose(source[64:], frame[64:])  # the frame's pose and crop
+        assert np.array_equal(source[64:], target[64:]) and np.array_equal(source[12:64], target[12:64])
+        moved = np.abs(target[controls] - source[controls])
+        assert 1 <= (moved > 0).sum() <= 3 and moved.max() >= 0.4
+        item = edits[key]
+        head = SynthHead(int(video[5:10]), 64)
+        for side, coeffs in (("source", source), ("target", target)):
+            expected = torch.from_numpy(head.render(coeffs)).permute(2, 0, 1).float() / 127.5 - 1
+            assert torch.allclose(item[f"{side}_image"], expected)
+            window = item[f"{side}_coeffs"]
+            assert window.shape == (73, 27) and torch.equal(window, window[:, :1].expand(73, 27))
+            assert np.allclose(window[:, 0].numpy(), coeffs)
+    half = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=0.5)
+    assert 70 < sum(half.edit((0, 0, 0, k)) is not None for k in range(200)) < 130
+    rng = np.random.default_rng(0)
+    opened = [random_edit(rng, np.zeros(73, np.float32)) for _ in range(200)]
+    jaw = EXPRESSION_CONTROLS["jaw_open"]
+    assert 0.3 < np.mean([t[jaw] > s[jaw] for s, t in opened]) < 0.6  # jaw_open in a third of edits or more
+    # Edit pairs need SynthHead's renderer: another LMDB is a one-line error.
+    with VoxLMDBWriter(tmp_path / "vox", size=64) as writer:
+        rows = to_lmdb_rows(np.zeros((2, 73), np.float32))
+        writer.add_video("id00001#abc#0#1", np.zeros((2, 64, 64, 3), np.uint8), rows, split="train")
+    with pytest.raises(InputError, match="pirender synth"):
+        PairDataset(str(tmp_path / "vox"), size=64, edit_pair_prob=0.5)
 
 
 def test_metrics() -> None:

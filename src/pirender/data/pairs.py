@@ -9,7 +9,10 @@ so the generator also sees small motions, where the right output keeps the sourc
 optionally (not official) a share are expression pairs: of `expression_pair_candidates` frames of the
 target's video, the source is the one whose expression coefficients differ most (L1) from the
 target's, so the rare large expression changes (a mouth opening from closed) are trained often
-enough to be learnt. No augmentation.
+enough to be learnt. And on SynthHead data only, optionally (not official) a share are edit pairs:
+the target frame's head, pose and framing, its expression edited (`synth.motion.random_edit`), both
+images rendered by SynthHead and both windows constant, which is the still-photo edit `pirender edit`
+asks of a renderer. No augmentation.
 
 The draw for slot j of step s on rank r uses its own RNG seeded with (seed, r, s, j): the data order
 is a pure function of the step, so resuming at step s reproduces it exactly, whatever the number of
@@ -96,8 +99,12 @@ class PairDataset(torch.utils.data.Dataset):
         near_pair_max_gap: int = 2,
         expression_pair_prob: float = 0.0,
         expression_pair_candidates: int = 8,
+        edit_pair_prob: float = 0.0,
     ) -> None:
         self.source = _VideoSource(root, split=split, size=size, radius=radius)
+        self.edit_pair_prob = edit_pair_prob
+        if edit_pair_prob > 0:
+            self.heads = _SynthHeads(self.source)
         self.cross_video_prob = cross_video_prob
         self.near_pair_prob, self.near_pair_max_gap = near_pair_prob, near_pair_max_gap
         self.expression_pair_prob = expression_pair_prob
@@ -137,9 +144,35 @@ class PairDataset(torch.utils.data.Dataset):
             source_frame = int(candidates[int(np.argmax(distance))])
         return source_video, source_frame, target_video, target_frame
 
+    def edit(self, key: PairKey) -> tuple[str, np.ndarray, np.ndarray] | None:
+        """-> (video, source (73,), target (73,)) when this key's pair is an edit pair, else None.
+
+        Drawn from its own RNG stream, so enabling edit pairs leaves the other pairs' draws as they were.
+        """
+        if self.edit_pair_prob <= 0:
+            return None
+        rng = np.random.default_rng([*(int(k) for k in key), 0xED17])
+        if rng.random() >= self.edit_pair_prob:
+            return None
+        _, _, video, frame = self.draw(key)
+        from pirender.synth.motion import random_edit
+
+        source, target = random_edit(rng, self.source.motion(video)[frame])
+        return video, source, target
+
     def __getitem__(self, key: PairKey) -> dict[str, torch.Tensor]:
-        source_video, source_frame, target_video, target_frame = self.draw(key)
         src = self.source
+        edit = self.edit(key)
+        if edit is not None:
+            video, source, target = edit
+            width = 2 * src.radius + 1
+            return {
+                "source_image": self.heads.render(video, source),
+                "target_image": self.heads.render(video, target),
+                "source_coeffs": torch.from_numpy(np.repeat(source[:, None], width, 1)),
+                "target_coeffs": torch.from_numpy(np.repeat(target[:, None], width, 1)),
+            }
+        source_video, source_frame, target_video, target_frame = self.draw(key)
         return {
             "source_image": src.image(source_video, source_frame),
             "target_image": src.image(target_video, target_frame),
@@ -237,6 +270,28 @@ def synth_identity_seed(video: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+class _SynthHeads:
+    """SynthHead renders of the identities of a `pirender synth` LMDB, one head per identity, cached."""
+
+    def __init__(self, source: _VideoSource) -> None:
+        bad = [video for video in source.videos if synth_identity_seed(video) is None]
+        if bad:
+            raise InputError(
+                f"{source.root}: SynthHead renders need `pirender synth` video names, got {bad[0]!r}"
+            )
+        self.size = source.db.size
+        self._heads: dict[int, Any] = {}
+
+    def render(self, video: str, coeffs: np.ndarray) -> torch.Tensor:
+        """-> (3, H, W) in [-1, 1]: the video's identity rendered with (73,) coefficients."""
+        from pirender.synth.head import SynthHead
+
+        seed = synth_identity_seed(video)
+        if seed not in self._heads:
+            self._heads[seed] = SynthHead(seed, self.size)
+        return image_tensor(self._heads[seed].render(coeffs))
+
+
 class EvalDataset(torch.utils.data.Dataset):
     """Item: source_image (3,H,W), driving_coeffs (73, 2r+1), target_image (3,H,W).
 
@@ -261,19 +316,11 @@ class EvalDataset(torch.utils.data.Dataset):
         self.synth_truth = synth_truth
         self.has_truth = synth_truth or not any(item.cross_id for item in items)
         self._cross: dict[tuple[str, str], np.ndarray] = {}
-        self._heads: dict[int, Any] = {}
         if synth_truth:
             bad = [i.source_video for i in items if synth_identity_seed(i.source_video) is None]
             if bad:
                 raise InputError(f"synth_truth needs `pirender synth` video names, got {bad[0]!r}")
-
-    def _synth_render(self, video: str, coeffs: np.ndarray) -> torch.Tensor:
-        from pirender.synth.head import SynthHead
-
-        seed = synth_identity_seed(video)
-        if seed not in self._heads:
-            self._heads[seed] = SynthHead(seed, self.source.db.size)
-        return image_tensor(self._heads[seed].render(coeffs))
+            self.heads = _SynthHeads(self.source)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -292,7 +339,7 @@ class EvalDataset(torch.utils.data.Dataset):
         else:
             coeffs = src.window(item.driving_video, item.driving_frame)
         if item.cross_id and self.synth_truth:
-            target = self._synth_render(item.source_video, self._cross[key][item.driving_frame])
+            target = self.heads.render(item.source_video, self._cross[key][item.driving_frame])
         else:
             target = src.image(item.driving_video, item.driving_frame)
         return {

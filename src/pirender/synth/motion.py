@@ -127,3 +127,36 @@ def edit_motion(seed: int, num_frames: int, fps: float = 25.0, *, hold_seconds: 
     motion[:, : len(EXPRESSION_CONTROLS)] = 0.0
     motion[:, list(EXPRESSION_CONTROLS.values())] = target
     return motion.astype(np.float32)
+
+
+def random_edit(rng: np.random.Generator, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A still-photo edit of one frame: the same head and pose, one to three controls changed a lot.
+
+    The source keeps the frame's expression or (half the time) is neutral; the target is the source
+    with one or two controls moved to the far half of their range (from below 0.5 to 0.6-1.0, from
+    above it to 0-0.2; mouth_shift to +-0.5-1 or back to 0), and jaw_open too in a third of the edits,
+    so both opening and closing are trained. This is what `pirender edit` asks of a renderer: a large
+    change of expression in a few hundred pixels, nothing else moved.
+
+    Args:
+        rng: the generator the edit is drawn from.
+        frame: (73,) coefficients whose pose, framing and (maybe) expression the edit keeps.
+
+    Returns:
+        (source, target): two (73,) float32 coefficient vectors.
+    """
+    source = np.asarray(frame, dtype=np.float64).copy()
+    if rng.random() < 0.5:
+        source[: len(EXPRESSION_CONTROLS)] = 0.0
+    target = source.copy()
+    names = list(EXPRESSION_CONTROLS)
+    picks = ["jaw_open"] if rng.random() < 1 / 3 else []
+    picks += list(rng.choice(names, size=int(rng.integers(1, 3)), replace=False))
+    for name in dict.fromkeys(picks):
+        slot, value = EXPRESSION_CONTROLS[name], float(target[EXPRESSION_CONTROLS[name]])
+        if name == "mouth_shift":
+            new = 0.0 if abs(value) >= 0.5 else float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.0))
+        else:
+            new = float(rng.uniform(0.0, 0.2) if value >= 0.5 else rng.uniform(0.6, 1.0))
+        target[slot] = new
+    return source.astype(np.float32), target.astype(np.float32)

@@ -36,6 +36,10 @@ class DataConfig:
     # differs most), so large expression changes are trained often (data/pairs.py; docs/training.md)
     expression_pair_prob: float = 0.0
     expression_pair_candidates: int = 8
+    # Not official, SynthHead data only: chance a pair is an edit pair (the target frame's head and pose,
+    # its expression edited, both rendered by SynthHead, constant windows), the still-photo edit
+    # `pirender edit` asks for (data/pairs.py; docs/training.md)
+    edit_pair_prob: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,8 @@ class TrainConfig:
             raise InputError("data.near_pair_max_gap must be >= 0")
         if not 0 <= self.data.expression_pair_prob <= 1:
             raise InputError("data.expression_pair_prob must be in [0, 1]")
+        if not 0 <= self.data.edit_pair_prob <= 1:
+            raise InputError("data.edit_pair_prob must be in [0, 1]")
         if self.data.expression_pair_candidates < 2:
             raise InputError("data.expression_pair_candidates must be >= 2")
         if self.data.batch_size < 1 or self.ema_half_life_steps <= 0 or self.checkpoint_every < 1:

@@ -388,6 +388,7 @@ def _make_loader(config: TrainConfig, env: DistEnv, *, start_step: int, end_step
         near_pair_max_gap=config.data.near_pair_max_gap,
         expression_pair_prob=config.data.expression_pair_prob,
         expression_pair_candidates=config.data.expression_pair_candidates,
+        edit_pair_prob=config.data.edit_pair_prob,
     )
     sampler = StepBatchSampler(
         batch_size=config.data.batch_size,
