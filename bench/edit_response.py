@@ -1,6 +1,6 @@
 """Benchmark: how much of each expression preset the renderer's whole output carries.
 
-    python bench/edit_response.py [--renderer DIR[,DIR...]] [--seeds 11,22,33,44,55,66] [--threads 1]
+    python bench/edit_response.py [--renderer DIR[,DIR...]] [--seeds 11,22,33,44,55,66] [--presets a,b] [--threads 1]
 
 For each identity (seeds the tests do not use) the source is SynthHead's neutral frontal render; each
 built-in preset is applied with the source's true coefficients (`pirender.edit`, whole render, no
@@ -26,6 +26,7 @@ def main() -> int:
     )
     parser.add_argument("--renderer", default="", help="renderer dirs, comma-separated (default: shipped)")
     parser.add_argument("--seeds", default="11,22,33,44,55,66", help="SynthHead identity seeds")
+    parser.add_argument("--presets", default="", help="comma-separated preset names (default: all built-in)")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -43,6 +44,11 @@ def main() -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     extractor = SynthHeadExtractor.load()
     names = [n for n in list_presets() if n != "neutral"]
+    if args.presets:
+        unknown = sorted(set(args.presets.split(",")) - set(names))
+        if unknown:
+            parser.error(f"unknown preset(s) {', '.join(unknown)}; known: {', '.join(names)}")
+        names = args.presets.split(",")
     own = neutral_coeffs()
     heads = {seed: SynthHead(Identity.from_seed(seed), args.size) for seed in seeds}
     sources = {seed: heads[seed].render(own) for seed in seeds}

@@ -73,7 +73,8 @@ def test_gan_off_leaves_the_run_unchanged(synth_lmdb: Path, tmp_path: Path) -> N
      ("loss.expression_weight", "-1"), ("loss.region_weight", "nan"),
      ("data.expression_pair_prob", "1.5"), ("data.expression_pair_candidates", "1"),
      ("data.edit_pair_prob", "-0.1"),
-     ("loss.change_weight", "-2"), ("loss.change_threshold", "3"), ("loss.change_dilation", "-1")],
+     ("loss.change_weight", "-2"), ("loss.change_threshold", "3"), ("loss.change_dilation", "-1"),
+     ("loss.change_normalize", "pixels")],
 )  # fmt: skip
 def test_a_bad_loss_setting_is_a_one_line_error(
     synth_lmdb: Path, tmp_path: Path, key: str, value: str, capsys
@@ -237,7 +238,36 @@ def test_the_change_loss_weighs_only_what_moved() -> None:
     assert image.grad is not None and (image.grad.abs().sum((0, 1)) > 0).float().mean().item() <= share + 1e-6
 
 
+def test_the_mask_normalized_change_loss_weighs_every_change_alike() -> None:
+    from pirender.losses.change import change_mask, change_weighted_l1
+
+    source = torch.zeros(2, 3, 32, 32)
+    truth = source.clone()
+    truth[0, :, 4:6, 4:6] = 1.0  # a small change (a blink)
+    truth[1, :, 8:24, 8:24] = 1.0  # a large one (a turned head)
+    output = source.clone()  # nothing rendered: the whole change missed in both
+    mask = change_mask(truth, source, 0.1, 0)
+    per_pair = [change_weighted_l1(output[i : i + 1], truth[i : i + 1], source[i : i + 1], dilation=0,
+                                   normalize="mask").item() for i in range(2)]  # fmt: skip
+    assert per_pair == pytest.approx([1.0, 1.0])  # each averaged over its own moved pixels
+    image = change_weighted_l1(output, truth, source, dilation=0).item()
+    assert image == pytest.approx((mask * 1.0).mean().item())  # the default: over the whole image
+    both = change_weighted_l1(output, truth, source, dilation=0, normalize="mask").item()
+    assert both == pytest.approx(1.0)
+    assert change_weighted_l1(source, source, source, normalize="mask").item() == 0.0  # nothing moved
+    with pytest.raises(ValueError, match="normalize"):
+        change_weighted_l1(output, truth, source, normalize="pixels")
+
+
 def test_a_change_run_resumes_exactly(synth_lmdb: Path, tmp_path: Path) -> None:
     _resumes_exactly_and_changes_the_run(
         synth_lmdb, tmp_path, {"loss.change_weight": "20"}, {"loss.change_weight": "0"}
     )
+
+
+def test_edit_pairs_with_the_mask_normalized_change_loss_resume_exactly(
+    synth_lmdb: Path, tmp_path: Path
+) -> None:
+    on = {"data.edit_pair_prob": "0.5", "loss.change_weight": "4", "loss.change_normalize": "mask"}
+    off = {"data.edit_pair_prob": "0", "loss.change_weight": "0"}
+    _resumes_exactly_and_changes_the_run(synth_lmdb, tmp_path, on, off)

@@ -68,6 +68,7 @@ class LossConfig:
     change_weight: float = 0.0
     change_threshold: float = 0.1  # on the [-1, 1] image scale
     change_dilation: int = 3
+    change_normalize: Literal["image", "mask"] = "image"  # "mask": each pair averaged over its moved pixels
     expression_extractor: str = ""  # its .safetensors ("" = the shipped one)
 
 
@@ -136,6 +137,8 @@ class TrainConfig:
                 raise InputError(f"loss.{name} must be a finite number >= 0; got {value!r}")
         if not (math.isfinite(loss.change_threshold) and 0 <= loss.change_threshold < 2):
             raise InputError(f"loss.change_threshold must be in [0, 2); got {loss.change_threshold!r}")
+        if loss.change_normalize not in ("image", "mask"):
+            raise InputError(f"loss.change_normalize must be 'image' or 'mask'; got {loss.change_normalize!r}")
         if loss.change_dilation < 0:
             raise InputError(f"loss.change_dilation must be >= 0; got {loss.change_dilation!r}")
         if min(loss.disc_scales, loss.disc_layers, loss.disc_channels) < 1:

@@ -328,6 +328,7 @@ def train_step(
                     images,
                     threshold=config.loss.change_threshold,
                     dilation=config.loss.change_dilation,
+                    normalize=config.loss.change_normalize,
                 )
                 loss = loss + config.loss.change_weight * change
     optimizer.zero_grad(set_to_none=True)
