@@ -1,10 +1,10 @@
 """Benchmark: edit and dub SynthHead talking clips whose edited truth is known.
 
-    python bench/video_edit.py --identity 101 --frames 100
+    python bench/video_edit.py --identity 101 --frames 100 [--renderer DIR]
 
 A held-out SynthHead identity talks (clip A); each edit is applied to the clip's *true* coefficients
 and SynthHead renders the edited truth. The video (H.264, as a user's would be) goes through
-`pirender.edit_video` / `pirender.dub` with the shipped models, coefficients extracted from its frames.
+`pirender.edit_video` / `pirender.dub` with the shipped models (or `--renderer`), coefficients extracted from its frames.
 Printed per edit: PSNR of the output and of the unedited input against the edited truth; for the
 dub, the correlation of the mouth opening the SynthHead extractor reads off the output with the new
 speech's true mouth track, and the PSNR to the input outside the region the true dub changes; and
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11, help="clip A (the video)")
     parser.add_argument("--speech-seed", type=int, default=23, help="clip B (the new speech)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--renderer", default=None, help="renderer dir (default: shipped)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     fps, T = 25.0, args.frames
@@ -102,9 +103,9 @@ def main() -> None:
         truth = render(motion)
         start = time.perf_counter()
         if kwargs is None:
-            out = pirender.dub(work / "a.mp4", str(work / "b.wav"), seed=0).to_array()
+            out = pirender.dub(work / "a.mp4", str(work / "b.wav"), seed=0, renderer=args.renderer).to_array()
         else:
-            out = pirender.edit_video(work / "a.mp4", **kwargs).to_array()
+            out = pirender.edit_video(work / "a.mp4", renderer=args.renderer, **kwargs).to_array()
         seconds = time.perf_counter() - start
         ratio, ratio_in = flicker(out) / flicker(truth), flicker(inp) / flicker(truth)
         print(

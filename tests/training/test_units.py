@@ -113,12 +113,12 @@ def test_pairs_are_a_function_of_the_key(synth_lmdb: Path) -> None:
     assert list(sampler) == [[(7, 1, 3, 0), (7, 1, 3, 1)], [(7, 1, 4, 0), (7, 1, 4, 1)]]
 
 
-def test_edit_pairs_are_still_photo_edits_rendered_by_synthhead(synth_lmdb: Path, tmp_path: Path) -> None:
+def test_edit_pairs_are_photo_and_video_edits_rendered_by_synthhead(synth_lmdb: Path, tmp_path: Path) -> None:
     from pirender.data.lmdb_schema import VoxLMDBWriter
     from pirender.errors import InputError
     from pirender.motion.coeffs import to_lmdb_rows
     from pirender.synth import EXPRESSION_CONTROLS, SynthHead
-    from pirender.synth.motion import random_edit
+    from pirender.synth.motion import MOUTH_CONTROLS, random_edit, random_track_edit
 
     plain = PairDataset(str(synth_lmdb), size=64)
     edits = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=1.0)
@@ -126,28 +126,49 @@ def test_edit_pairs_are_still_photo_edits_rendered_by_synthhead(synth_lmdb: Path
     assert all(plain.edit(k) is None for k in keys)
     assert [edits.draw(k) for k in keys] == [plain.draw(k) for k in keys]  # its own RNG stream
     controls = list(EXPRESSION_CONTROLS.values())
-    for key in keys[:8]:
+    others = [i for i in range(73) if i not in controls]
+    kinds, changed = [], []
+    for key in keys[:12]:
         video, source, target = edits.edit(key)
         _, _, target_video, target_frame = plain.draw(key)
-        frame = VoxLMDB(synth_lmdb, size=64).motion(target_video)[target_frame]
-        assert video == target_video and np.allclose(source[64:], frame[64:])  # the frame's pose and crop
-        assert np.array_equal(source[64:], target[64:]) and np.array_equal(source[12:64], target[12:64])
-        moved = np.abs(target[controls] - source[controls])
-        assert 1 <= (moved > 0).sum() <= 3 and moved.max() >= 0.4
+        motion = VoxLMDB(synth_lmdb, size=64).motion(target_video)
+        assert video == target_video and source.shape == target.shape == (73, 27)
+        assert torch.equal(source[others], target[others])  # pose, framing, unnamed slots: unchanged
+        assert np.allclose(source[64:, 13].numpy(), motion[target_frame, 64:])  # the frame's pose and crop
+        still = torch.equal(target, target[:, :1].expand(73, 27))
+        kinds.append(still)
+        if still:  # a photo edit: one to three controls moved a lot, constant windows
+            moved = (target[controls, 13] - source[controls, 13]).abs()
+            assert 1 <= (moved > 0).sum() <= 3 and moved.max() >= 0.4
+            assert torch.equal(source, source[:, :1].expand(73, 27))
+        else:  # a video edit: the frame's real window, some tracks another video's
+            assert torch.equal(source, torch.from_numpy(motion_windows(motion, np.array([target_frame]))[0]))
+            changed.append(not torch.equal(source, target))
         item = edits[key]
         head = SynthHead(int(video[5:10]), 64)
-        for side, coeffs in (("source", source), ("target", target)):
-            expected = torch.from_numpy(head.render(coeffs)).permute(2, 0, 1).float() / 127.5 - 1
+        for side, window in (("source", source), ("target", target)):
+            expected = (
+                torch.from_numpy(head.render(window[:, 13].numpy())).permute(2, 0, 1).float() / 127.5 - 1
+            )
             assert torch.allclose(item[f"{side}_image"], expected)
-            window = item[f"{side}_coeffs"]
-            assert window.shape == (73, 27) and torch.equal(window, window[:, :1].expand(73, 27))
-            assert np.allclose(window[:, 0].numpy(), coeffs)
+            assert torch.equal(item[f"{side}_coeffs"], window)
+    assert any(kinds) and not all(kinds)  # both kinds
+    assert sum(changed) > len(changed) / 2  # (a donor's track may equal the clip's: both at rest)
     half = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=0.5)
     assert 70 < sum(half.edit((0, 0, 0, k)) is not None for k in range(200)) < 130
     rng = np.random.default_rng(0)
     opened = [random_edit(rng, np.zeros(73, np.float32)) for _ in range(200)]
     jaw = EXPRESSION_CONTROLS["jaw_open"]
     assert 0.3 < np.mean([t[jaw] > s[jaw] for s, t in opened]) < 0.6  # jaw_open in a third of edits or more
+    clip, donor = (
+        np.zeros((10, 73), np.float32),
+        np.tile(np.linspace(0.1, 1, 7, dtype=np.float32)[:, None], 73),
+    )
+    dubs = [random_track_edit(rng, clip, donor) for _ in range(40)]
+    mouth = [EXPRESSION_CONTROLS[n] for n in MOUTH_CONTROLS]
+    assert sum(bool(np.all(d[:, mouth] > 0)) for d in dubs) > 10  # the mouth tracks, as a dub replaces
+    assert all(np.all(d[:, 64:] == 0) and 1 <= int((d[0] != 0).sum()) <= 3 for d in dubs)
+    assert all(set(np.round(d[:, d[0] != 0][:, 0], 4)) <= set(np.round(donor[:, 0], 4)) for d in dubs)
     # Edit pairs need SynthHead's renderer: another LMDB is a one-line error.
     with VoxLMDBWriter(tmp_path / "vox", size=64) as writer:
         rows = to_lmdb_rows(np.zeros((2, 73), np.float32))

@@ -10,9 +10,10 @@ optionally (not official) a share are expression pairs: of `expression_pair_cand
 target's video, the source is the one whose expression coefficients differ most (L1) from the
 target's, so the rare large expression changes (a mouth opening from closed) are trained often
 enough to be learnt. And on SynthHead data only, optionally (not official) a share are edit pairs:
-the target frame's head, pose and framing, its expression edited (`synth.motion.random_edit`), both
-images rendered by SynthHead and both windows constant, which is the still-photo edit `pirender edit`
-asks of a renderer. No augmentation.
+the target frame's head, pose and framing, its expression edited, both images rendered by SynthHead:
+half still-photo edits with constant windows (`synth.motion.random_edit`, what `pirender edit` asks
+of a renderer), half video edits whose windows move (`synth.motion.random_track_edit`, what a dub
+asks). No augmentation.
 
 The draw for slot j of step s on rank r uses its own RNG seeded with (seed, r, s, j): the data order
 is a pure function of the step, so resuming at step s reproduces it exactly, whatever the number of
@@ -144,10 +145,14 @@ class PairDataset(torch.utils.data.Dataset):
             source_frame = int(candidates[int(np.argmax(distance))])
         return source_video, source_frame, target_video, target_frame
 
-    def edit(self, key: PairKey) -> tuple[str, np.ndarray, np.ndarray] | None:
-        """-> (video, source (73,), target (73,)) when this key's pair is an edit pair, else None.
+    def edit(self, key: PairKey) -> tuple[str, torch.Tensor, torch.Tensor] | None:
+        """-> (video, source window, target window), each (73, 2r+1), when this key's pair is an edit
+        pair, else None; the images are the SynthHead renders of the windows' centres.
 
-        Drawn from its own RNG stream, so enabling edit pairs leaves the other pairs' draws as they were.
+        Half the edit pairs are still-photo edits (`synth.motion.random_edit`, constant windows), half
+        video edits (`synth.motion.random_track_edit`: tracks of another video of the split, real
+        windows). Drawn from its own RNG stream, so enabling edit pairs leaves the other pairs' draws as
+        they were.
         """
         if self.edit_pair_prob <= 0:
             return None
@@ -155,22 +160,31 @@ class PairDataset(torch.utils.data.Dataset):
         if rng.random() >= self.edit_pair_prob:
             return None
         _, _, video, frame = self.draw(key)
-        from pirender.synth.motion import random_edit
+        from pirender.synth.motion import random_edit, random_track_edit
 
-        source, target = random_edit(rng, self.source.motion(video)[frame])
-        return video, source, target
+        src, motion = self.source, self.source.motion(video)
+        if rng.random() < 0.5:
+            source, target = random_edit(rng, motion[frame])
+            width = 2 * src.radius + 1
+            constant = lambda c: torch.from_numpy(np.repeat(c[:, None], width, 1))  # noqa: E731
+            return video, constant(source), constant(target)
+        donor = src.motion(src.videos[int(rng.integers(len(src.videos)))])  # (itself, at an offset, too)
+        edited = random_track_edit(rng, motion, donor)
+        at = np.array([frame])
+        window = lambda m: torch.from_numpy(motion_windows(m, at, src.radius)[0])  # noqa: E731
+        return video, window(motion), window(edited)
 
     def __getitem__(self, key: PairKey) -> dict[str, torch.Tensor]:
         src = self.source
         edit = self.edit(key)
         if edit is not None:
             video, source, target = edit
-            width = 2 * src.radius + 1
+            centre = src.radius
             return {
-                "source_image": self.heads.render(video, source),
-                "target_image": self.heads.render(video, target),
-                "source_coeffs": torch.from_numpy(np.repeat(source[:, None], width, 1)),
-                "target_coeffs": torch.from_numpy(np.repeat(target[:, None], width, 1)),
+                "source_image": self.heads.render(video, source[:, centre].numpy()),
+                "target_image": self.heads.render(video, target[:, centre].numpy()),
+                "source_coeffs": source,
+                "target_coeffs": target,
             }
         source_video, source_frame, target_video, target_frame = self.draw(key)
         return {

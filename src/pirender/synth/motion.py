@@ -160,3 +160,31 @@ def random_edit(rng: np.random.Generator, frame: np.ndarray) -> tuple[np.ndarray
             new = float(rng.uniform(0.0, 0.2) if value >= 0.5 else rng.uniform(0.6, 1.0))
         target[slot] = new
     return source.astype(np.float32), target.astype(np.float32)
+
+
+MOUTH_CONTROLS = ("jaw_open", "pucker", "lip_stretch")  # what a dub replaces (pipelines.video_edits)
+
+
+def random_track_edit(rng: np.random.Generator, motion: np.ndarray, donor: np.ndarray) -> np.ndarray:
+    """A video edit of a whole clip: some controls' tracks replaced by another clip's.
+
+    Half the time the mouth (`MOUTH_CONTROLS`, as a dub does), otherwise one or two controls drawn at
+    random; the donor's tracks start at a random frame and wrap around. Pose, framing and the other
+    controls stay the clip's own. Pairs of a frame and its edited version, each with its real window,
+    teach a renderer to follow the centre frame of a window that moves, as it must in a dub.
+
+    Args:
+        rng: the generator the edit is drawn from.
+        motion: (T, 73) the clip's coefficients.
+        donor: (T2, 73) the clip whose tracks are copied.
+
+    Returns:
+        (T, 73) float32 edited coefficients.
+    """
+    names = list(MOUTH_CONTROLS) if rng.random() < 0.5 else []
+    names = names or list(rng.choice(list(EXPRESSION_CONTROLS), size=int(rng.integers(1, 3)), replace=False))
+    rows = (int(rng.integers(len(donor))) + np.arange(len(motion))) % len(donor)
+    edited = np.array(motion, dtype=np.float32)
+    slots = [EXPRESSION_CONTROLS[name] for name in names]
+    edited[:, slots] = donor[rows][:, slots]
+    return edited

@@ -138,7 +138,9 @@ class TrainConfig:
         if not (math.isfinite(loss.change_threshold) and 0 <= loss.change_threshold < 2):
             raise InputError(f"loss.change_threshold must be in [0, 2); got {loss.change_threshold!r}")
         if loss.change_normalize not in ("image", "mask"):
-            raise InputError(f"loss.change_normalize must be 'image' or 'mask'; got {loss.change_normalize!r}")
+            raise InputError(
+                f"loss.change_normalize must be 'image' or 'mask'; got {loss.change_normalize!r}"
+            )
         if loss.change_dilation < 0:
             raise InputError(f"loss.change_dilation must be >= 0; got {loss.change_dilation!r}")
         if min(loss.disc_scales, loss.disc_layers, loss.disc_channels) < 1:
