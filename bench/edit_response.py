@@ -1,6 +1,6 @@
 """Benchmark: how much of each expression preset the renderer's whole output carries.
 
-    python bench/edit_response.py [--renderer DIR[,DIR...]] [--seeds 11,22,33,44,55,66] [--presets a,b] [--threads 1]
+    python bench/edit_response.py [--renderer DIR[,DIR...]] [--seeds 11,22,33,44,55,66] [--presets a,b] [--threads 1] [--picture P]
 
 For each identity (seeds the tests do not use) the source is SynthHead's neutral frontal render; each
 built-in preset is applied with the source's true coefficients (`pirender.edit`, whole render, no
@@ -29,6 +29,11 @@ def main() -> int:
     parser.add_argument("--presets", default="", help="comma-separated preset names (default: all built-in)")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--picture",
+        type=Path,
+        help="PNG: per seed, the source, then each preset's output (last renderer) and truth",
+    )
     args = parser.parse_args()
 
     import torch
@@ -58,6 +63,7 @@ def main() -> int:
         return float((read[1] - read[0]) @ command / (command @ command))
 
     table: dict[str, list[float]] = {}
+    tiles: dict[int, list[np.ndarray]] = {seed: [sources[seed]] for seed in seeds}
     for name in names:
         target = neutral_coeffs()
         target[:64] = load_preset(name).exp
@@ -70,6 +76,8 @@ def main() -> int:
                 unedited = pirender.edit(sources[seed], **kwargs)
                 edited = pirender.edit(sources[seed], preset=name, **kwargs)
                 values.append(response(unedited, edited, command))
+                if renderer == renderers[-1]:
+                    tiles[seed] += [edited, heads[seed].render(target)]
             row.append(float(np.mean(values)))
         table[name] = row
         print(name, " ".join(f"{v:.2f}" for v in row), flush=True)
@@ -80,6 +88,11 @@ def main() -> int:
     for name, row in table.items():
         print(f"| {name} | " + " | ".join(f"{v:.2f}" for v in row) + " |")
     means = np.mean(np.array(list(table.values())), axis=0)
+    if args.picture is not None:
+        from PIL import Image
+
+        Image.fromarray(np.concatenate([np.concatenate(t, 1) for t in tiles.values()], 0)).save(args.picture)
+        print(f"picture: {args.picture} (per row: source, then output and truth of {', '.join(names)})")
     print("| **mean** | " + " | ".join(f"{v:.2f}" for v in means) + " |")
     print(
         f"\nseeds {seeds}, size {args.size}; command: python bench/edit_response.py {' '.join(sys.argv[1:])}"

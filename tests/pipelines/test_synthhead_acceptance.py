@@ -83,7 +83,7 @@ _TEXTURE = (
         pytest.param(
             False, "jaw_open", "extractor", id="whole_render-jaw_open-extractor", marks=_xfail(_SOFT)
         ),
-        pytest.param(False, "surprise", "truth", id="whole_render-surprise-truth", marks=_xfail(_SOFT)),
+        pytest.param(False, "surprise", "truth", id="whole_render-surprise-truth"),
         pytest.param(
             False, "surprise", "extractor", id="whole_render-surprise-extractor", marks=_xfail(_SOFT)
         ),

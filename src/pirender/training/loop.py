@@ -262,6 +262,7 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
             "steps": step,
             "loss_backbone": backbone,
             "data": config.data.path,
+            "image_size": config.data.size,  # the pipelines resize sources to it (model_image_size)
             "ema_half_life_steps": config.ema_half_life_steps,
             "init_from": str(init_from) if init_from else None,
         }
