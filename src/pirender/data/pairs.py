@@ -105,7 +105,10 @@ class PairDataset(torch.utils.data.Dataset):
         self.source = _VideoSource(root, split=split, size=size, radius=radius)
         self.edit_pair_prob = edit_pair_prob
         if edit_pair_prob > 0:
-            self.heads = _SynthHeads(self.source)
+            bad = [video for video in self.source.videos if synth_identity_seed(video) is None]
+            if bad:
+                raise InputError(f"{root}: edit pairs need `pirender synth` video names, got {bad[0]!r}")
+            self.heads = _SynthHeads(self.source.db.size)
         self.cross_video_prob = cross_video_prob
         self.near_pair_prob, self.near_pair_max_gap = near_pair_prob, near_pair_max_gap
         self.expression_pair_prob = expression_pair_prob
@@ -165,14 +168,15 @@ class PairDataset(torch.utils.data.Dataset):
         src, motion = self.source, self.source.motion(video)
         if rng.random() < 0.5:
             source, target = random_edit(rng, motion[frame])
-            width = 2 * src.radius + 1
-            constant = lambda c: torch.from_numpy(np.repeat(c[:, None], width, 1))  # noqa: E731
-            return video, constant(source), constant(target)
-        donor = src.motion(src.videos[int(rng.integers(len(src.videos)))])  # (itself, at an offset, too)
-        edited = random_track_edit(rng, motion, donor)
-        at = np.array([frame])
-        window = lambda m: torch.from_numpy(motion_windows(m, at, src.radius)[0])  # noqa: E731
-        return video, window(motion), window(edited)
+            windows = np.repeat(np.stack([source, target])[:, :, None], 2 * src.radius + 1, 2)
+        else:
+            donor = src.motion(src.videos[int(rng.integers(len(src.videos)))])  # (itself, at an offset, too)
+            edited = random_track_edit(rng, motion, donor)
+            windows = np.stack(
+                [motion_windows(m, np.array([frame]), src.radius)[0] for m in (motion, edited)]
+            )
+        source_window, target_window = torch.from_numpy(windows)
+        return video, source_window, target_window
 
     def __getitem__(self, key: PairKey) -> dict[str, torch.Tensor]:
         src = self.source
@@ -285,15 +289,11 @@ def synth_identity_seed(video: str) -> int | None:
 
 
 class _SynthHeads:
-    """SynthHead renders of the identities of a `pirender synth` LMDB, one head per identity, cached."""
+    """SynthHead renders of the identities of a `pirender synth` LMDB, one head per identity, cached
+    (the caller checks that its videos carry `pirender synth` names)."""
 
-    def __init__(self, source: _VideoSource) -> None:
-        bad = [video for video in source.videos if synth_identity_seed(video) is None]
-        if bad:
-            raise InputError(
-                f"{source.root}: SynthHead renders need `pirender synth` video names, got {bad[0]!r}"
-            )
-        self.size = source.db.size
+    def __init__(self, size: int) -> None:
+        self.size = size
         self._heads: dict[int, Any] = {}
 
     def render(self, video: str, coeffs: np.ndarray) -> torch.Tensor:
@@ -334,7 +334,7 @@ class EvalDataset(torch.utils.data.Dataset):
             bad = [i.source_video for i in items if synth_identity_seed(i.source_video) is None]
             if bad:
                 raise InputError(f"synth_truth needs `pirender synth` video names, got {bad[0]!r}")
-            self.heads = _SynthHeads(self.source)
+            self.heads = _SynthHeads(self.source.db.size)
 
     def __len__(self) -> int:
         return len(self.items)

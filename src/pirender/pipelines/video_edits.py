@@ -34,7 +34,7 @@ import numpy as np
 from pirender.errors import InputError
 from pirender.motion.coeffs import ANGLE, EXP, TRANS
 from pirender.pipelines.edits import POSE_PARAMS, Preset, _finite, expression_slot, load_preset
-from pirender.synth.expression import EXPRESSION_CONTROLS
+from pirender.synth.expression import EXPRESSION_CONTROLS, MOUTH_CONTROLS
 
 ANGLE_NAMES = ("pitch", "yaw", "roll")
 POSE_COLUMNS = np.r_[ANGLE.start : ANGLE.stop, TRANS.start : TRANS.stop]
@@ -54,7 +54,7 @@ def group_columns(group: str, space: str = "synthhead") -> np.ndarray:
             return np.zeros(0, dtype=int)
     elif space == "synthhead":
         named = {
-            "mouth": ("jaw_open", "pucker", "lip_stretch"),
+            "mouth": MOUTH_CONTROLS,
             "eyes": ("blink_left", "blink_right", "brow_raise", "brow_furrow", "squint"),
         }
         if group in named:

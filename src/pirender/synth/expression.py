@@ -27,6 +27,8 @@ EXPRESSION_CONTROLS: dict[str, int] = {
     "mouth_shift": 11,  # mouth moves to the subject's left (+) or right (-)
 }
 NUM_CONTROLS = len(EXPRESSION_CONTROLS)
+# The controls speech drives: a dub's mouth group (pipelines.video_edits) and synth.motion's mouth edits.
+MOUTH_CONTROLS = ("jaw_open", "pucker", "lip_stretch")
 
 # Valid range per control; the renderer clips to these.
 CONTROL_RANGES: dict[str, tuple[float, float]] = {name: (0.0, 1.0) for name in EXPRESSION_CONTROLS}

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from pirender.motion import coeffs as layout
-from pirender.synth.expression import EXPRESSION_CONTROLS, neutral_coeffs
+from pirender.synth.expression import EXPRESSION_CONTROLS, MOUTH_CONTROLS, neutral_coeffs
 
 # (std, smoothing seconds) per pose/crop column; index into the 73-vector.
 _POSE_NOISE = {
@@ -153,16 +153,13 @@ def random_edit(rng: np.random.Generator, frame: np.ndarray) -> tuple[np.ndarray
     picks = ["jaw_open"] if rng.random() < 1 / 3 else []
     picks += list(rng.choice(names, size=int(rng.integers(1, 3)), replace=False))
     for name in dict.fromkeys(picks):
-        slot, value = EXPRESSION_CONTROLS[name], float(target[EXPRESSION_CONTROLS[name]])
+        slot = EXPRESSION_CONTROLS[name]
         if name == "mouth_shift":
-            new = 0.0 if abs(value) >= 0.5 else float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.0))
+            far = abs(target[slot]) >= 0.5
+            target[slot] = 0.0 if far else rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.0)
         else:
-            new = float(rng.uniform(0.0, 0.2) if value >= 0.5 else rng.uniform(0.6, 1.0))
-        target[slot] = new
+            target[slot] = rng.uniform(0.0, 0.2) if target[slot] >= 0.5 else rng.uniform(0.6, 1.0)
     return source.astype(np.float32), target.astype(np.float32)
-
-
-MOUTH_CONTROLS = ("jaw_open", "pucker", "lip_stretch")  # what a dub replaces (pipelines.video_edits)
 
 
 def random_track_edit(rng: np.random.Generator, motion: np.ndarray, donor: np.ndarray) -> np.ndarray:

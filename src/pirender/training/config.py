@@ -37,8 +37,8 @@ class DataConfig:
     expression_pair_prob: float = 0.0
     expression_pair_candidates: int = 8
     # Not official, SynthHead data only: chance a pair is an edit pair (the target frame's head and pose,
-    # its expression edited, both rendered by SynthHead, constant windows), the still-photo edit
-    # `pirender edit` asks for (data/pairs.py; docs/training.md)
+    # its expression edited, both rendered by SynthHead): half still-photo edits, half video edits whose
+    # windows move (data/pairs.py; docs/training.md)
     edit_pair_prob: float = 0.0
 
 
