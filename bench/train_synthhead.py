@@ -61,9 +61,17 @@ def main() -> int:
         help="with --init-from: switch it to the residual editing output (final conv zeroed, so training "
         "starts from the warped image) before fine-tuning",
     )
+    parser.add_argument(
+        "--source-conditioning",
+        action="store_true",
+        help="with --init-from: give it the source's own coefficients too (RendererConfig."
+        "source_conditioning; the new layer zero, so training starts from the same output)",
+    )
     args = parser.parse_args()
     if args.residual_editing and not args.init_from:
         parser.error("--residual-editing needs --init-from")
+    if args.source_conditioning and not args.init_from:
+        parser.error("--source-conditioning needs --init-from")
 
     import torch
 
@@ -96,6 +104,17 @@ def main() -> int:
 
     if args.residual_editing:
         args.init_from = _residual_init(args.init_from, args.out / "init_residual")
+    if args.source_conditioning:
+        from pirender.weights.loading import load_renderer
+
+        args.init_from = (
+            load_renderer(args.init_from)
+            .with_source_conditioning()
+            .save_pretrained(
+                args.out / "init_source",
+                provenance={"from": str(args.init_from), "note": "source layer zero"},
+            )
+        )
 
     t0 = time.perf_counter()
     result = None

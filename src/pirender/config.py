@@ -37,12 +37,21 @@ class RendererConfig:
     # tanh(final(x) + atanh(warped)), so the editing network adds corrections to the warped image
     # instead of redrawing it (a zero final conv returns the warped image; docs/training.md).
     editing_output: Literal["official", "residual"] = "official"
+    # Ours, not in official checkpoints: the mapping network also sees the change asked of the source,
+    # the driving window's centre frame minus the source image's own coefficients, through a linear
+    # layer added to the descriptor (zero-initialised, so switching it on keeps a trained model's
+    # output). Without it the renderer must read the source's expression and pose off the image to
+    # know how far to move, and trained on pairs both ways it leaves subtle controls unmoved
+    # (docs/training.md "Why subtle edits do not move").
+    source_conditioning: bool = False
 
     def __post_init__(self) -> None:
         if self.resblock not in ("official", "fixed"):
             raise ValueError(f"resblock must be 'official' or 'fixed', got {self.resblock!r}")
         if self.editing_output not in ("official", "residual"):
             raise ValueError(f"editing_output must be 'official' or 'residual', got {self.editing_output!r}")
+        if not isinstance(self.source_conditioning, bool):
+            raise ValueError(f"source_conditioning must be true or false, got {self.source_conditioning!r}")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):

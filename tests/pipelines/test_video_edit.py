@@ -304,3 +304,39 @@ def test_a_variable_frame_rate_video_is_timed_at_its_average_rate(
         pirender.edit_video(
             path, exp={"smile": f"0@0s,1@{last + 0.5:.3f}s"}, renderer=assets["renderer"], size=SIZE
         )
+
+
+def test_a_source_conditioned_renderer_gets_each_sources_own_coefficients(
+    assets: dict[str, Path], clip: Path, tmp_path: Path
+) -> None:
+    """Photo edits, reenactment and video edits hand the renderer the source's own coefficients (a
+    source-conditioned model refuses to encode motion without them)."""
+    import torch
+
+    from pirender.engine import RenderEngine
+    from pirender.engine.core import to_uint8
+    from pirender.media.image import load_image
+    from pirender.motion.sequence import Motion
+    from pirender.pipelines.motion_transfer import constant_windows
+    from pirender.pipelines.source import prepare_source
+    from pirender.weights.loading import load_renderer
+
+    model = load_renderer(assets["renderer"]).with_source_conditioning()
+    torch.nn.init.normal_(model.mapping_net.source.weight, std=0.5)
+    path = model.save_pretrained(tmp_path / "conditioned", provenance={"image_size": SIZE})
+    own = Motion.load(assets["source_coeffs"]).coeffs[0]
+    edited = pirender.edit(assets["source"], renderer=path, source_coeffs=own, exp={"smile": 1.0})
+    target = own.copy()
+    target[EXPRESSION_CONTROLS["smile"]] = 1.0
+    tensor = prepare_source(load_image(assets["source"]), size=SIZE).tensor
+    engine = RenderEngine(load_renderer(path))
+    expected = engine.render(tensor, constant_windows(target[None], 27), source_coeffs=own[None]).image
+    np.testing.assert_array_equal(edited, to_uint8(expected)[0])
+    assert (
+        pirender.reenact(assets["source"], assets["driving"], renderer=path, source_coeffs=own)
+        .to_array()
+        .any()
+    )
+    video = pirender.edit_video(clip, exp={"smile": 1.0}, renderer=path, size=SIZE,
+                                mask=ChangeMaskConfig(low=0.0, high=1e-3))  # fmt: skip
+    assert not np.array_equal(video.to_array(), read_video_frames(clip))

@@ -72,7 +72,7 @@ def test_gan_off_leaves_the_run_unchanged(synth_lmdb: Path, tmp_path: Path) -> N
      ("loss.disc_scales", "0"), ("optim.disc_lr", "-0.1"), ("loss.gan_mode", "wgan"),
      ("loss.expression_weight", "-1"), ("loss.region_weight", "nan"),
      ("data.expression_pair_prob", "1.5"), ("data.expression_pair_candidates", "1"),
-     ("data.edit_pair_prob", "-0.1"),
+     ("data.edit_pair_prob", "-0.1"), ("data.edit_pose_share", "1.5"),
      ("loss.change_weight", "-2"), ("loss.change_threshold", "3"), ("loss.change_dilation", "-1"),
      ("loss.change_normalize", "pixels")],
 )  # fmt: skip
@@ -268,6 +268,21 @@ def test_a_change_run_resumes_exactly(synth_lmdb: Path, tmp_path: Path) -> None:
 def test_edit_pairs_with_the_mask_normalized_change_loss_resume_exactly(
     synth_lmdb: Path, tmp_path: Path
 ) -> None:
-    on = {"data.edit_pair_prob": "0.5", "loss.change_weight": "4", "loss.change_normalize": "mask"}
+    on = {"data.edit_pair_prob": "0.5", "data.edit_pose_share": "0.3", "loss.change_weight": "4",
+          "loss.change_normalize": "mask"}  # fmt: skip
     off = {"data.edit_pair_prob": "0", "loss.change_weight": "0"}
     _resumes_exactly_and_changes_the_run(synth_lmdb, tmp_path, on, off)
+
+
+def test_a_source_conditioned_run_learns_its_source_layer_and_resumes_exactly(
+    synth_lmdb: Path, tmp_path: Path
+) -> None:
+    from pirender.weights.loading import load_renderer
+
+    on = {"renderer.source_conditioning": "true"}
+    _resumes_exactly_and_changes_the_run(synth_lmdb, tmp_path, on, {"renderer.source_conditioning": "false"})
+    config = tiny_config(synth_lmdb, tmp_path / "sc", image_every="1", tensorboard="true", **on)  # images too
+    result = train(config)
+    model = load_renderer(result.model_dir)
+    assert model.config.source_conditioning
+    assert model.mapping_net.source.weight.abs().sum() > 0  # the trainer fed it the sources' coefficients

@@ -177,6 +177,46 @@ def test_edit_pairs_are_photo_and_video_edits_rendered_by_synthhead(synth_lmdb: 
         PairDataset(str(tmp_path / "vox"), size=64, edit_pair_prob=0.5)
 
 
+def test_pose_edit_pairs_damp_or_turn_the_head_and_keep_the_rest(synth_lmdb: Path) -> None:
+    from pirender.synth import SynthHead
+    from pirender.synth.motion import random_pose_edit
+
+    poses = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=1.0, edit_pose_share=1.0)
+    plain = PairDataset(str(synth_lmdb), size=64)
+    damped = turned = 0
+    for key in [(0, 0, 5, k) for k in range(10)]:
+        video, source, target = poses.edit(key)
+        _, _, target_video, target_frame = plain.draw(key)
+        motion = VoxLMDB(synth_lmdb, size=64).motion(target_video)
+        assert video == target_video
+        assert torch.equal(source, torch.from_numpy(motion_windows(motion, np.array([target_frame]))[0]))
+        assert torch.equal(source[:64], target[:64]) and torch.equal(source[70:], target[70:])
+        delta = (target[64:70] - source[64:70]).numpy()
+        offset = np.abs(delta[:3]).max(axis=1)
+        if np.count_nonzero(offset > 1e-6) == 1 and np.allclose(delta[3:], 0):  # one angle turned
+            row = int(np.argmax(offset))
+            assert np.allclose(delta[row], delta[row, 0], atol=1e-6)  # by a constant
+            assert np.deg2rad(1) - 1e-5 <= abs(delta[row, 0]) <= np.deg2rad(8) + 1e-5
+            turned += 1
+        else:  # damped towards the clip's mean: smaller excursions, every frame
+            mean = motion[:, 64:70].mean(0)[:, None]
+            spread = np.abs(target[64:70].numpy() - mean), np.abs(source[64:70].numpy() - mean)
+            assert np.all(spread[0] <= spread[1] * 0.75 + 1e-5)
+            damped += 1
+        item = poses[key]
+        head = SynthHead(int(video[5:10]), 64)
+        truth = torch.from_numpy(head.render(target[:, 13].numpy())).permute(2, 0, 1).float() / 127.5 - 1
+        assert torch.allclose(item["target_image"], truth)
+    assert damped and turned
+    # a share of 0.5 mixes them with the expression edits; 0 leaves the expression edits as they were
+    half = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=1.0, edit_pose_share=0.5)
+    pose_only = [torch.equal(s[:64], t[:64]) and not torch.equal(s, t) for _, s, t in
+                 (half.edit((0, 0, 1, k)) for k in range(40))]  # fmt: skip
+    assert 10 < sum(pose_only) < 30
+    clip = np.zeros((6, 73), np.float32)
+    assert np.all(random_pose_edit(np.random.default_rng(1), clip)[:, :64] == 0)
+
+
 def test_metrics() -> None:
     torch.manual_seed(0)
     a = torch.rand(2, 3, 32, 32) * 2 - 1

@@ -101,9 +101,10 @@ class PairDataset(torch.utils.data.Dataset):
         expression_pair_prob: float = 0.0,
         expression_pair_candidates: int = 8,
         edit_pair_prob: float = 0.0,
+        edit_pose_share: float = 0.0,
     ) -> None:
         self.source = _VideoSource(root, split=split, size=size, radius=radius)
-        self.edit_pair_prob = edit_pair_prob
+        self.edit_pair_prob, self.edit_pose_share = edit_pair_prob, edit_pose_share
         if edit_pair_prob > 0:
             bad = [video for video in self.source.videos if synth_identity_seed(video) is None]
             if bad:
@@ -152,10 +153,12 @@ class PairDataset(torch.utils.data.Dataset):
         """-> (video, source window, target window), each (73, 2r+1), when this key's pair is an edit
         pair, else None; the images are the SynthHead renders of the windows' centres.
 
-        Half the edit pairs are still-photo edits (`synth.motion.random_edit`, constant windows), half
-        video edits (`synth.motion.random_track_edit`: tracks of another video of the split, real
-        windows). Drawn from its own RNG stream, so enabling edit pairs leaves the other pairs' draws as
-        they were.
+        A share `edit_pose_share` of them are pose edits of the video (`synth.motion.random_pose_edit`:
+        its head motion damped or turned a few degrees, real windows); of the rest, half are still-photo
+        edits (`synth.motion.random_edit`, constant windows), half video edits of the expression
+        (`synth.motion.random_track_edit`: tracks of another video of the split, real windows). Drawn
+        from its own RNG stream, so enabling edit pairs leaves the other pairs' draws as they were (and
+        a share of 0 draws nothing for it, so runs without pose edits draw as before).
         """
         if self.edit_pair_prob <= 0:
             return None
@@ -163,15 +166,20 @@ class PairDataset(torch.utils.data.Dataset):
         if rng.random() >= self.edit_pair_prob:
             return None
         _, _, video, frame = self.draw(key)
-        from pirender.synth.motion import random_edit, random_track_edit
+        from pirender.synth.motion import random_edit, random_pose_edit, random_track_edit
 
         src, motion = self.source, self.source.motion(video)
-        if rng.random() < 0.5:
+        if self.edit_pose_share > 0 and rng.random() < self.edit_pose_share:
+            edited = random_pose_edit(rng, motion)
+        elif rng.random() < 0.5:
             source, target = random_edit(rng, motion[frame])
-            windows = np.repeat(np.stack([source, target])[:, :, None], 2 * src.radius + 1, 2)
+            edited = None
         else:
             donor = src.motion(src.videos[int(rng.integers(len(src.videos)))])  # (itself, at an offset, too)
             edited = random_track_edit(rng, motion, donor)
+        if edited is None:
+            windows = np.repeat(np.stack([source, target])[:, :, None], 2 * src.radius + 1, 2)
+        else:
             windows = np.stack(
                 [motion_windows(m, np.array([frame]), src.radius)[0] for m in (motion, edited)]
             )
@@ -359,6 +367,9 @@ class EvalDataset(torch.utils.data.Dataset):
         return {
             "index": torch.tensor(index),
             "source_image": src.image(item.source_video, item.source_frame),
+            "source_coeffs": torch.from_numpy(
+                np.asarray(src.motion(item.source_video)[item.source_frame], dtype=np.float32)
+            ),  # (73,) the source image's own, for a source-conditioned renderer
             "driving_coeffs": coeffs,
             "target_image": target,
         }

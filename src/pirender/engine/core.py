@@ -151,11 +151,15 @@ class RenderEngine:
     # ---- public API ------------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def encode_motion(self, windows: np.ndarray | torch.Tensor) -> torch.Tensor:
+    def encode_motion(
+        self, windows: np.ndarray | torch.Tensor, source_coeffs: np.ndarray | torch.Tensor | None = None
+    ) -> torch.Tensor:
         """windows (N, 73, 27) -> descriptors (N, D, 1) float32 on the engine device, in one pass
-        (the mapping net costs ~0.01% of a frame)."""
-        coeffs = windows if torch.is_tensor(windows) else torch.from_numpy(np.asarray(windows))
-        return self.renderer.encode_motion(coeffs.to(self.device, torch.float32))
+        (the mapping net costs ~0.01% of a frame). source_coeffs (N, 73): each frame's source image's
+        own coefficients, needed by a source-conditioned renderer, ignored by the others."""
+        coeffs = _tensor(windows).to(self.device, torch.float32)
+        own = None if source_coeffs is None else _tensor(source_coeffs).to(self.device, torch.float32)
+        return self.renderer.encode_motion(coeffs, own)
 
     def render_frames(
         self, source_image: torch.Tensor, descriptors: torch.Tensor, *, warp_only: bool = False
@@ -173,11 +177,18 @@ class RenderEngine:
             yield to_uint8(warped if warp_only else image)
 
     def render(
-        self, source_image: torch.Tensor, windows: np.ndarray | torch.Tensor, *, warp_only: bool = False
+        self,
+        source_image: torch.Tensor,
+        windows: np.ndarray | torch.Tensor,
+        *,
+        source_coeffs: np.ndarray | torch.Tensor | None = None,
+        warp_only: bool = False,
     ) -> RenderOutput:
-        """Render every window: source (1 or N, 3, H, W), windows (N, 73, 27) -> RenderOutput of float32
-        CPU tensors: flow (N, 2, H/4, W/4), warped_image (N, 3, H, W), image (N, 3, H, W) or None."""
-        outs = list(self._batches(source_image, self.encode_motion(windows), warp_only=warp_only))
+        """Render every window: source (1 or N, 3, H, W), windows (N, 73, 27), source_coeffs (N, 73) or
+        None (see encode_motion) -> RenderOutput of float32 CPU tensors: flow (N, 2, H/4, W/4),
+        warped_image (N, 3, H, W), image (N, 3, H, W) or None."""
+        descriptors = self.encode_motion(windows, source_coeffs)
+        outs = list(self._batches(source_image, descriptors, warp_only=warp_only))
         return RenderOutput(
             flow=torch.cat([o[2].float().cpu() for o in outs]),
             warped_image=torch.cat([o[1].float().cpu() for o in outs]),
@@ -332,3 +343,7 @@ def _no_tf32() -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def _tensor(values: np.ndarray | torch.Tensor) -> torch.Tensor:
+    return values if torch.is_tensor(values) else torch.from_numpy(np.asarray(values))

@@ -78,7 +78,11 @@ def evaluate(
     )
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers)
     renderer = renderer.to(device).eval()
-    render = renderer if precision is None else _engine_render(renderer, device, precision, batch_size)
+    render = (
+        _plain_render(renderer)
+        if precision is None
+        else _engine_render(renderer, device, precision, batch_size)
+    )
     skipped = []
     if not dataset.has_truth:
         skipped.append("PSNR/SSIM/L1/LPIPS: no ground truth for cross-identity pairs of real data")
@@ -96,7 +100,7 @@ def evaluate(
         for batch in loader:
             source = batch["source_image"].to(device)
             target = batch["target_image"].to(device)
-            out = render(source, batch["driving_coeffs"].to(device))
+            out = render(source, batch["driving_coeffs"].to(device), batch["source_coeffs"].to(device))
             outputs = {"copy_source": source, "warp_only": out.warped_image, "full": out.image.clamp(-1, 1)}
             count += source.shape[0]
             detail["target"] += float(metrics.laplacian_variance(target).double().sum())
@@ -134,16 +138,28 @@ def evaluate(
     }
 
 
+Render = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], RenderOutput]
+
+
+def _plain_render(renderer: PIRenderer) -> Render:
+    """(source (B,3,H,W), windows (B,73,27), source_coeffs (B,73)) -> RenderOutput: the plain forward."""
+
+    def render(source: torch.Tensor, windows: torch.Tensor, own: torch.Tensor) -> RenderOutput:
+        return renderer(source, windows, source_coeffs=own)
+
+    return render
+
+
 def _engine_render(
     renderer: PIRenderer, device: str | torch.device, precision: str, batch_size: int
-) -> Callable[[torch.Tensor, torch.Tensor], RenderOutput]:
-    """(source (B,3,H,W), windows (B,73,27)) -> RenderOutput on `device`, through the RenderEngine."""
+) -> Render:
+    """The same through the RenderEngine (outputs on `device`)."""
     from pirender.engine import RenderEngine
 
     engine = RenderEngine(renderer, device=device, precision=precision, batch_size=batch_size)
 
-    def render(source: torch.Tensor, windows: torch.Tensor) -> RenderOutput:
-        out = engine.render(source, windows)
+    def render(source: torch.Tensor, windows: torch.Tensor, own: torch.Tensor) -> RenderOutput:
+        out = engine.render(source, windows, source_coeffs=own)
         return RenderOutput(out.flow.to(device), out.warped_image.to(device), out.image.to(device))
 
     return render

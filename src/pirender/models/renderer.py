@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,10 @@ class PIRenderer(nn.Module):
     def __init__(self, config: RendererConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or RendererConfig()
-        self.mapping_net = MappingNet(config.coeff_nc, config.descriptor_nc, config.mapping_layers)
+        self.mapping_net = MappingNet(
+            config.coeff_nc, config.descriptor_nc, config.mapping_layers,
+            source_conditioning=config.source_conditioning,
+        )  # fmt: skip
         self.warping_net = WarpingNet(config)
         self.editing_net = EditingNet(
             image_nc=config.image_nc,
@@ -43,10 +47,28 @@ class PIRenderer(nn.Module):
             residual=config.editing_output == "residual",
         )
 
-    def encode_motion(self, driving_coeffs: torch.Tensor) -> torch.Tensor:
-        """driving_coeffs: (B, 73, 27) -> descriptor (B, D, 1). Precompute it once per motion frame."""
+    def encode_motion(
+        self, driving_coeffs: torch.Tensor, source_coeffs: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """driving_coeffs: (B, 73, 27), source_coeffs: (B, 73) or None -> descriptor (B, D, 1).
+
+        Precompute it once per motion frame. source_coeffs (the source image's own coefficients) is
+        required by a source-conditioned model (config.source_conditioning) and ignored by the others.
+        """
         _check_coeffs(driving_coeffs, self.config)
-        return self.mapping_net(driving_coeffs)
+        if not self.config.source_conditioning:
+            return self.mapping_net(driving_coeffs)
+        if source_coeffs is None:
+            raise ValueError(
+                "this renderer is source-conditioned: pass source_coeffs (B, 73), the source image's own "
+                "coefficients"
+            )
+        if source_coeffs.shape != (driving_coeffs.shape[0], self.config.coeff_nc):
+            raise ValueError(
+                f"source_coeffs must be ({driving_coeffs.shape[0]}, {self.config.coeff_nc}), "
+                f"got {tuple(source_coeffs.shape)}"
+            )
+        return self.mapping_net(driving_coeffs, source_coeffs.to(driving_coeffs))
 
     def render(
         self, source_image: torch.Tensor, descriptor: torch.Tensor, *, warp_only: bool = False
@@ -58,7 +80,12 @@ class PIRenderer(nn.Module):
         return RenderOutput(flow=flow, warped_image=warped_image, image=image)
 
     def forward(
-        self, source_image: torch.Tensor, driving_coeffs: torch.Tensor, *, warp_only: bool = False
+        self,
+        source_image: torch.Tensor,
+        driving_coeffs: torch.Tensor,
+        *,
+        source_coeffs: torch.Tensor | None = None,
+        warp_only: bool = False,
     ) -> RenderOutput:
         """Render source_image with the motion in driving_coeffs.
 
@@ -66,12 +93,26 @@ class PIRenderer(nn.Module):
             source_image: (B, 3, H, W) float RGB in [-1, 1]; H, W multiples of config.size_multiple (32).
             driving_coeffs: (B, 73, 27) float: 27 frames (t-13 .. t+13) of
                 [exp 64 | angle 3 | trans 3 | crop 3]; layout in pirender.motion.coeffs.
+            source_coeffs: (B, 73) the source image's own coefficients; required when
+                config.source_conditioning, ignored otherwise.
             warp_only: skip the editing network (the official 'warp' training stage).
         Returns:
             RenderOutput: flow (B, 2, H/4, W/4), warped_image (B, 3, H, W),
             image (B, 3, H, W) or None when warp_only.
         """
-        return self.render(source_image, self.encode_motion(driving_coeffs), warp_only=warp_only)
+        descriptor = self.encode_motion(driving_coeffs, source_coeffs)
+        return self.render(source_image, descriptor, warp_only=warp_only)
+
+    def with_source_conditioning(self) -> PIRenderer:
+        """A source-conditioned copy (config.source_conditioning) computing exactly what this model
+        computes: the same weights, the new source layer zero. Fine-tuning it then learns to use the
+        source's own coefficients."""
+        if self.config.source_conditioning:
+            raise ValueError("this renderer is already source-conditioned")
+        model = PIRenderer(dataclasses.replace(self.config, source_conditioning=True))
+        missing, unexpected = model.load_state_dict(self.state_dict(), strict=False)
+        assert not unexpected and set(missing) == {"mapping_net.source.weight", "mapping_net.source.bias"}
+        return model.to(next(self.parameters()).device)
 
     def set_compute_dead_branch(self, enabled: bool) -> None:
         """Benchmarks only: also compute the editing res-blocks' discarded conv1/norm1 branch, as the

@@ -96,8 +96,10 @@ class EditPipeline(RendererPipeline):
 
         def frames() -> Iterator[np.ndarray]:
             if keep_unchanged:  # the reconstruction: what the renderer makes of the unedited source
-                reconstruction = next(render_coeffs(engine, tensor, own[None], windows="constant"))
-            for rendered in render_coeffs(engine, tensor, coeffs, windows="constant"):
+                reconstruction = next(
+                    render_coeffs(engine, tensor, own[None], windows="constant", source_coeffs=own)
+                )
+            for rendered in render_coeffs(engine, tensor, coeffs, windows="constant", source_coeffs=own):
                 if keep_unchanged:
                     rendered = keep_unchanged_pixels(prepared.crop, rendered, reconstruction, mask_config)
                 yield prepared.paste(rendered, paste_back=paste_back)

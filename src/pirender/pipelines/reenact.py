@@ -113,7 +113,7 @@ class ReenactPipeline(RendererPipeline):
         engine, tensor = self.engine, prepared.tensor
 
         def frames() -> Iterator[np.ndarray]:
-            rendered = render_coeffs(engine, tensor, coeffs, windows="temporal")
+            rendered = render_coeffs(engine, tensor, coeffs, windows="temporal", source_coeffs=own)
             driving_frames = drive.frames(self.image_size)
             for crop_frame in rendered:
                 driving_frame = next(driving_frames, None) if driving_frames is not None else None

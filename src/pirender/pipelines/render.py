@@ -28,6 +28,7 @@ def render_coeffs(
     coeffs: np.ndarray,
     *,
     windows: WindowMode = "temporal",
+    source_coeffs: np.ndarray | None = None,
     warp_only: bool = False,
 ) -> Iterator[np.ndarray]:
     """Render one frame per coefficient row.
@@ -38,6 +39,8 @@ def render_coeffs(
         coeffs: (T, 73) per-frame coefficients.
         windows: "temporal" = frame t sees frames t-r .. t+r of the sequence (reenactment, speech);
             "constant" = frame t's vector repeated (still edits and sweeps, as the official demo).
+        source_coeffs: (73,) the source image's own coefficients, for a source-conditioned renderer
+            (ignored by the others).
         warp_only: yield the warped source (the warping network's output) instead.
     Yields:
         (S, S, 3) uint8 frames, T of them, in order.
@@ -53,6 +56,7 @@ def render_coeffs(
             window = motion_windows(coeffs, indices, radius)  # (n, 73, 2r+1)
         else:
             window = constant_windows(coeffs[indices], 2 * radius + 1)
-        descriptors = engine.encode_motion(window)  # (n, D, 1)
+        own = None if source_coeffs is None else np.repeat(np.asarray(source_coeffs)[None], len(indices), 0)
+        descriptors = engine.encode_motion(window, own)  # (n, D, 1)
         for frames in engine.render_frames(source_image, descriptors, warp_only=warp_only):
             yield from frames  # (b, S, S, 3) -> b frames

@@ -152,7 +152,9 @@ class SpeakPipeline:
         height, width = prepared.output_shape(paste_back=paste_back)
 
         def frames(coeffs: list[np.ndarray]) -> Iterator[np.ndarray]:
-            streams = [render_coeffs(engine, tensor, c, windows="temporal") for c in coeffs]
+            streams = [
+                render_coeffs(engine, tensor, c, windows="temporal", source_coeffs=own) for c in coeffs
+            ]
             for rendered in zip(*streams, strict=True):
                 yield hstack([prepared.paste(r, paste_back=paste_back) for r in rendered])
 

@@ -287,7 +287,8 @@ def _edit_chunk(
     crops = [t.apply(chunk[i]) for t, i in zip(transforms, todo, strict=True)]
     sources = torch.cat([to_tensor(c) for c in crops])
     windows = np.concatenate([own_windows[todo], edited_windows[todo]])
-    descriptors = engine.encode_motion(windows)
+    own_centres = own_windows[todo][:, :, radius]  # each frame is its own source
+    descriptors = engine.encode_motion(windows, np.concatenate([own_centres, own_centres]))
     rendered = np.concatenate(list(engine.render_frames(torch.cat([sources, sources]), descriptors)))
     sigma = COLOUR_SIGMA * side / 128
     for k, i in enumerate(todo):

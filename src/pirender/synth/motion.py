@@ -185,3 +185,30 @@ def random_track_edit(rng: np.random.Generator, motion: np.ndarray, donor: np.nd
     slots = [EXPRESSION_CONTROLS[name] for name in names]
     edited[:, slots] = donor[rows][:, slots]
     return edited
+
+
+def random_pose_edit(rng: np.random.Generator, motion: np.ndarray) -> np.ndarray:
+    """A pose edit of a whole clip: its head motion damped, or its head turned a few degrees.
+
+    Half the time the pose (angles and translation) is pulled towards the clip's mean pose,
+    pose = mean + s (pose - mean) with s drawn from [0, 0.75] (what `--pose-scale` asks); otherwise one
+    angle gets a constant offset of 1-8 degrees either way (what `--yaw/--pitch/--roll` ask). The
+    expression and framing stay the clip's own. Such edits ask a renderer for a small head motion away
+    from the source's own pose, which it otherwise carries out only in part (docs/pipelines.md).
+
+    Args:
+        rng: the generator the edit is drawn from.
+        motion: (T, 73) the clip's coefficients.
+
+    Returns:
+        (T, 73) float32 edited coefficients.
+    """
+    edited = np.array(motion, dtype=np.float64)
+    if rng.random() < 0.5:
+        pose = edited[:, layout.POSE]
+        mean = pose.mean(axis=0, keepdims=True)
+        edited[:, layout.POSE] = mean + rng.uniform(0.0, 0.75) * (pose - mean)
+    else:
+        column = layout.ANGLE.start + int(rng.integers(3))
+        edited[:, column] += rng.choice([-1.0, 1.0]) * np.deg2rad(rng.uniform(1.0, 8.0))
+    return edited.astype(np.float32)

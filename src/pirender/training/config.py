@@ -40,6 +40,9 @@ class DataConfig:
     # its expression edited, both rendered by SynthHead): half still-photo edits, half video edits whose
     # windows move (data/pairs.py; docs/training.md)
     edit_pair_prob: float = 0.0
+    # Not official: the share of edit pairs that are pose edits (the video's head motion damped or
+    # turned a few degrees, synth.motion.random_pose_edit), for `--pose-scale` and pose offsets
+    edit_pose_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class TrainConfig:
             raise InputError("data.expression_pair_prob must be in [0, 1]")
         if not 0 <= self.data.edit_pair_prob <= 1:
             raise InputError("data.edit_pair_prob must be in [0, 1]")
+        if not 0 <= self.data.edit_pose_share <= 1:
+            raise InputError("data.edit_pose_share must be in [0, 1]")
         if self.data.expression_pair_candidates < 2:
             raise InputError("data.expression_pair_candidates must be >= 2")
         if self.data.batch_size < 1 or self.ema_half_life_steps <= 0 or self.checkpoint_every < 1:

@@ -301,7 +301,9 @@ def train_step(
         torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16" else nullcontext()
     )
     with autocast:
-        out = model(images, driving, warp_only=stage.warp_only)
+        centre = driving.shape[-1] // 2
+        own = torch.cat([batch["source_coeffs"], batch["target_coeffs"]]).to(device)[:, :, centre]  # (2B, 73)
+        out = model(images, driving, source_coeffs=own, warp_only=stage.warp_only)
         warp = warp_loss(out.warped_image, truth)
         loss = config.loss.warp_weight * warp.total
         final_p = final_s = pixel = gan = fm = disc = expression = region = change = loss.new_zeros(())
@@ -315,12 +317,12 @@ def train_step(
             if extra.adversary is not None:
                 gan, fm = extra.adversary.generator_terms(out.image.float(), truth)
                 loss = loss + config.loss.gan_weight * (gan + extra.adversary.feature_matching_weight * fm)
-            centre = driving[:, :, driving.shape[-1] // 2]  # the truth's own coefficients
+            truth_coeffs = driving[:, :, centre]  # the truth's own coefficients
             if config.loss.expression_weight > 0 and extra.expression is not None:
-                expression = extra.expression(out.image, truth, centre)
+                expression = extra.expression(out.image, truth, truth_coeffs)
                 loss = loss + config.loss.expression_weight * expression
             if config.loss.region_weight > 0 and extra.expression is not None:
-                region = extra.expression.region(out.image, truth, centre)
+                region = extra.expression.region(out.image, truth, truth_coeffs)
                 loss = loss + config.loss.region_weight * region
             if config.loss.change_weight > 0:
                 change = change_weighted_l1(
@@ -391,6 +393,7 @@ def _make_loader(config: TrainConfig, env: DistEnv, *, start_step: int, end_step
         expression_pair_prob=config.data.expression_pair_prob,
         expression_pair_candidates=config.data.expression_pair_candidates,
         edit_pair_prob=config.data.edit_pair_prob,
+        edit_pose_share=config.data.edit_pose_share,
     )
     sampler = StepBatchSampler(
         batch_size=config.data.batch_size,
@@ -535,7 +538,9 @@ def _log_images(writer, ema: PIRenderer, batch, step, stage, env) -> None:
     n = min(4, batch["source_image"].shape[0])
     source = batch["source_image"][:n].to(env.device)
     target = batch["target_image"][:n].to(env.device)
-    out = ema(source, batch["target_coeffs"][:n].to(env.device), warp_only=stage.warp_only)
+    centre = batch["source_coeffs"].shape[-1] // 2
+    own = batch["source_coeffs"][:n, :, centre].to(env.device)
+    out = ema(source, batch["target_coeffs"][:n].to(env.device), source_coeffs=own, warp_only=stage.warp_only)
     output = out.image if out.image is not None else torch.zeros_like(target)
     rows = torch.cat([source, target, out.warped_image, output], dim=3)  # (n, 3, H, 4W)
     grid = torch.cat(list(rows), dim=1)  # (3, nH, 4W)

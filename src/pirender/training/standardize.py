@@ -12,6 +12,9 @@ raw coefficients that PIRenderer (and the official format) expects:
 
     W[:, i, k] = V[:, i, k] / std[i]        b = c - sum_{i,k} V[:, i, k] * mean[i] / std[i]
 
+A source-conditioned model's `mapping_net.source` Linear sees a change of coefficients (centred by
+construction), so it is only scaled: trained on change / std, its U folds to U[:, i] / std[i].
+
 Checkpoints hold (V, c) plus mean and std (resume continues in the same parametrization); exported
 models hold the folded plain weights. Measured on SynthHead 128 px, warp stage, lr 1e-3, batch 4,
 500 steps: held-out same-identity warp PSNR 20.49 dB with it, 19.87 dB without (copying the source:
@@ -54,6 +57,21 @@ class StandardizedConv1d(nn.Conv1d):
         return super().forward((x - mean) / std)
 
 
+class ScaledLinear(nn.Linear):
+    """A Linear that divides its input by std first: y = (x / std) @ weight.T + bias (same names)."""
+
+    def __init__(self, linear: nn.Linear, std: torch.Tensor) -> None:
+        super().__init__(linear.in_features, linear.out_features)
+        self.std = std.detach().reshape(-1).float().cpu()
+        with torch.no_grad():
+            self.weight.copy_(linear.weight)
+            self.bias.copy_(linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C) -> (B, out)."""
+        return super().forward(x / self.std.to(x.device, x.dtype))
+
+
 def coefficient_stats(windows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, C) coefficient rows -> per-coefficient (mean, std) float32; std < MIN_STD becomes 1."""
     rows = np.asarray(windows, dtype=np.float64)
@@ -79,6 +97,13 @@ def standardize(model: PIRenderer, mean: torch.Tensor, std: torch.Tensor, *, kee
             layer.weight.copy_(first.weight * std)  # V = W * std
             layer.bias.copy_(first.bias + (first.weight * mean).sum(dim=(1, 2)))  # c = b + W.mean
     model.mapping_net.first = layer
+    source = model.mapping_net.source
+    if source is not None:
+        scaled = ScaledLinear(source, std).to(source.weight.device)
+        if keep_function:
+            with torch.no_grad():
+                scaled.weight.copy_(source.weight * scaled.std.to(source.weight))  # U = W * std
+        model.mapping_net.source = scaled
 
 
 def fold_state_dict(
@@ -90,7 +115,11 @@ def fold_state_dict(
     std64 = std.reshape(1, -1, 1).double()
     w = v.double() / std64
     b = c.double() - (w * mean64).sum(dim=(1, 2))
-    return {**state, "mapping_net.first.weight": w.to(v.dtype), "mapping_net.first.bias": b.to(c.dtype)}
+    folded = {**state, "mapping_net.first.weight": w.to(v.dtype), "mapping_net.first.bias": b.to(c.dtype)}
+    if "mapping_net.source.weight" in state:
+        u = state["mapping_net.source.weight"]
+        folded["mapping_net.source.weight"] = (u.double() / std.reshape(1, -1).double()).to(u.dtype)
+    return folded
 
 
 def plain_renderer(model: PIRenderer) -> PIRenderer:
