@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from pathlib import Path
 
@@ -277,6 +278,7 @@ def test_edit_pairs_with_the_mask_normalized_change_loss_resume_exactly(
 def test_a_source_conditioned_run_learns_its_source_layer_and_resumes_exactly(
     synth_lmdb: Path, tmp_path: Path
 ) -> None:
+    from pirender import PIRenderer
     from pirender.weights.loading import load_renderer
 
     on = {"renderer.source_conditioning": "true"}
@@ -286,3 +288,8 @@ def test_a_source_conditioned_run_learns_its_source_layer_and_resumes_exactly(
     model = load_renderer(result.model_dir)
     assert model.config.source_conditioning
     assert model.mapping_net.source.weight.abs().sum() > 0  # the trainer fed it the sources' coefficients
+    # --init-from a plain model with renderer.source_conditioning: the layer is added, zero
+    plain = PIRenderer(dataclasses.replace(config.renderer, source_conditioning=False))
+    start = plain.save_pretrained(tmp_path / "plain")
+    tuned = train(tiny_config(synth_lmdb, tmp_path / "sc2", total_steps="2", **on), init_from=start)
+    assert load_renderer(tuned.model_dir).config.source_conditioning

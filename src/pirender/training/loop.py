@@ -134,6 +134,9 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
         from pirender.weights.loading import load_renderer
 
         start = load_renderer(init_from)
+        if config.renderer.source_conditioning and not start.config.source_conditioning:
+            start = start.with_source_conditioning()  # the new layer zero: the same output to start
+            _say(env, f"init-from {init_from}: source conditioning added (its layer zero)")
         if start.config != config.renderer:
             _say(env, f"init-from {init_from}: using its architecture {start.config}")
             config = dataclasses.replace(config, renderer=start.config)
