@@ -117,3 +117,17 @@ def test_cli_errors_are_one_line_and_write_nothing(
     assert err.startswith("pirender export-onnx: error:") and err.count("\n") == 1
     assert message in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.pt"]  # no partial output
+
+
+def test_a_source_conditioned_renderer_exports_with_descriptor_input_only(
+    tiny_renderer: PIRenderer, tmp_path: Path
+) -> None:
+    from pirender.engine.onnx import export_onnx, verify_onnx
+    from pirender.errors import InputError
+
+    model = tiny_renderer.with_source_conditioning()
+    torch.nn.init.normal_(model.mapping_net.source.weight, std=0.1)
+    with pytest.raises(InputError, match="descriptor input only"):
+        export_onnx(model, tmp_path / "c.onnx", image_size=64, coeffs_input=True)
+    path = export_onnx(model, tmp_path / "d.onnx", image_size=64)
+    assert verify_onnx(model, path) <= 1e-3
