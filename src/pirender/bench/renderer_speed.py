@@ -28,6 +28,7 @@ from pirender.bench.reference_weights import reference_inputs, rule_renderer
 from pirender.engine.core import CPU_TECHNIQUES, RenderEngine, bf16_supported
 from pirender.engine.graph import Techniques
 from pirender.models.renderer import PIRenderer
+from pirender.motion.coeffs import window_centres
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def _runner(
             try:
                 with torch.no_grad():  # the official inference: no_grad, eager, one frame per call
                     return torch.cat(
-                        [renderer(src, drv[i : i + 1], source_coeffs=drv[i : i + 1, :, 13]).image
+                        [renderer(src, drv[i : i + 1], source_coeffs=window_centres(drv[i : i + 1])).image
                          for i in range(case.batch)]
                     ).cpu()  # fmt: skip
             finally:
@@ -137,7 +138,7 @@ def _runner(
 
         return baseline
     engine = case.engine(renderer, onnx_path)
-    descriptors = engine.encode_motion(coeffs, coeffs[:, :, coeffs.shape[2] // 2])  # (own: any, for timing)
+    descriptors = engine.encode_motion(coeffs, window_centres(coeffs))  # (own: any, for timing)
 
     def run() -> torch.Tensor:
         # A fresh render_frames-equivalent call per round: the per-video source cache is included.
@@ -152,7 +153,7 @@ def _runner(
 def _reference_images(renderer: PIRenderer, source: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
         return torch.cat(
-            [renderer(source[:1], coeffs[i : i + 1], source_coeffs=coeffs[i : i + 1, :, 13]).image
+            [renderer(source[:1], coeffs[i : i + 1], source_coeffs=window_centres(coeffs[i : i + 1])).image
              for i in range(coeffs.shape[0])]
         )  # fmt: skip
 

@@ -170,19 +170,13 @@ class PairDataset(torch.utils.data.Dataset):
 
         src, motion = self.source, self.source.motion(video)
         if self.edit_pose_share > 0 and rng.random() < self.edit_pose_share:
-            edited = random_pose_edit(rng, motion)
+            windows = _real_windows(motion, random_pose_edit(rng, motion), frame, src.radius)
         elif rng.random() < 0.5:
             source, target = random_edit(rng, motion[frame])
-            edited = None
-        else:
-            donor = src.motion(src.videos[int(rng.integers(len(src.videos)))])  # (itself, at an offset, too)
-            edited = random_track_edit(rng, motion, donor)
-        if edited is None:
             windows = np.repeat(np.stack([source, target])[:, :, None], 2 * src.radius + 1, 2)
         else:
-            windows = np.stack(
-                [motion_windows(m, np.array([frame]), src.radius)[0] for m in (motion, edited)]
-            )
+            donor = src.motion(src.videos[int(rng.integers(len(src.videos)))])  # (itself, at an offset, too)
+            windows = _real_windows(motion, random_track_edit(rng, motion, donor), frame, src.radius)
         source_window, target_window = torch.from_numpy(windows)
         return video, source_window, target_window
 
@@ -205,6 +199,11 @@ class PairDataset(torch.utils.data.Dataset):
             "source_coeffs": src.window(source_video, source_frame),
             "target_coeffs": src.window(target_video, target_frame),
         }
+
+
+def _real_windows(motion: np.ndarray, edited: np.ndarray, frame: int, radius: int) -> np.ndarray:
+    """(T, 73) clip and its edited copy -> (2, 73, 2r+1): both windows around `frame`."""
+    return np.stack([motion_windows(m, np.array([frame]), radius)[0] for m in (motion, edited)])
 
 
 class StepBatchSampler(torch.utils.data.Sampler[list[PairKey]]):

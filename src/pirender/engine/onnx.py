@@ -23,6 +23,7 @@ from torch import nn
 from pirender.engine.graph import FastRenderer, Techniques
 from pirender.errors import InputError
 from pirender.models.renderer import PIRenderer
+from pirender.motion.coeffs import window_centres
 
 OPSET = 17
 OUTPUT_NAMES = ["image", "warped_image", "flow"]
@@ -157,7 +158,7 @@ def verify_onnx(renderer: PIRenderer, path: str | os.PathLike[str], *, coeffs_in
     size = runner.image_size[0]
     source, coeffs = reference_inputs(2, size, seed=11)
     with torch.inference_mode():
-        descriptor = renderer.encode_motion(coeffs, coeffs[:, :, coeffs.shape[2] // 2])
+        descriptor = renderer.encode_motion(coeffs, window_centres(coeffs))
         expected = renderer.render(source, descriptor).image
     image, _, _ = runner.run(source, coeffs if coeffs_input else descriptor)
     max_abs = (image - expected).abs().max().item()

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pirender.models.blocks import lrelu
+from pirender.motion.coeffs import window_centres
 
 
 class MappingNet(nn.Module):
@@ -41,5 +42,5 @@ class MappingNet(nn.Module):
         descriptor = F.adaptive_avg_pool1d(out, 1)
         if self.source is None:
             return descriptor
-        change = driving_coeffs[:, :, driving_coeffs.shape[2] // 2] - source_coeffs  # (B, 73)
+        change = window_centres(driving_coeffs) - source_coeffs  # (B, 73)
         return descriptor + self.source(change)[:, :, None]

@@ -15,7 +15,14 @@ Rows of the official LMDB (`<video>-coeff_3dmm`) are 260 wide: 257 Deep3DFaceRec
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+WindowsT = TypeVar("WindowsT", "np.ndarray", "torch.Tensor")
 
 COEFF_DIM = 73
 EXP = slice(0, 64)
@@ -89,6 +96,11 @@ def window_indices(num_frames: int, index: int, radius: int = SEMANTIC_RADIUS) -
     if num_frames < 1:
         raise ValueError("a motion needs at least one frame")
     return np.clip(np.arange(index - radius, index + radius + 1), 0, num_frames - 1)
+
+
+def window_centres(windows: WindowsT) -> WindowsT:
+    """(..., 73, 2r+1) windows, array or tensor -> (..., 73): each window's centre frame (its target)."""
+    return windows[..., windows.shape[-1] // 2]
 
 
 def motion_windows(

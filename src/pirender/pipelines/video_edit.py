@@ -37,7 +37,7 @@ import torch
 from scipy import ndimage
 
 from pirender.errors import InputError
-from pirender.motion.coeffs import motion_windows
+from pirender.motion.coeffs import motion_windows, window_centres
 from pirender.motion.crop import CropInfo, CropTransform
 from pirender.motion.faces import FaceSelect
 from pirender.motion.smooth import SmoothingConfig, smooth_motion
@@ -287,7 +287,7 @@ def _edit_chunk(
     crops = [t.apply(chunk[i]) for t, i in zip(transforms, todo, strict=True)]
     sources = torch.cat([to_tensor(c) for c in crops])
     windows = np.concatenate([own_windows[todo], edited_windows[todo]])
-    own_centres = own_windows[todo][:, :, radius]  # each frame is its own source
+    own_centres = window_centres(own_windows[todo])  # each frame is its own source
     descriptors = engine.encode_motion(windows, np.concatenate([own_centres, own_centres]))
     rendered = np.concatenate(list(engine.render_frames(torch.cat([sources, sources]), descriptors)))
     sigma = COLOUR_SIGMA * side / 128

@@ -33,6 +33,7 @@ from pirender.losses.change import change_weighted_l1
 from pirender.losses.expression import ExpressionLoss
 from pirender.losses.perceptual import PerceptualLoss, build_losses
 from pirender.models.renderer import PIRenderer
+from pirender.motion.coeffs import window_centres
 from pirender.training import checkpoint as ckpt
 from pirender.training.adversary import Adversary, build_adversary
 from pirender.training.config import TrainConfig
@@ -304,8 +305,9 @@ def train_step(
         torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16" else nullcontext()
     )
     with autocast:
-        centre = driving.shape[-1] // 2
-        own = torch.cat([batch["source_coeffs"], batch["target_coeffs"]]).to(device)[:, :, centre]  # (2B, 73)
+        own = window_centres(torch.cat([batch["source_coeffs"], batch["target_coeffs"]])).to(
+            device
+        )  # (2B, 73)
         out = model(images, driving, source_coeffs=own, warp_only=stage.warp_only)
         warp = warp_loss(out.warped_image, truth)
         loss = config.loss.warp_weight * warp.total
@@ -320,7 +322,7 @@ def train_step(
             if extra.adversary is not None:
                 gan, fm = extra.adversary.generator_terms(out.image.float(), truth)
                 loss = loss + config.loss.gan_weight * (gan + extra.adversary.feature_matching_weight * fm)
-            truth_coeffs = driving[:, :, centre]  # the truth's own coefficients
+            truth_coeffs = window_centres(driving)  # the truth's own coefficients
             if config.loss.expression_weight > 0 and extra.expression is not None:
                 expression = extra.expression(out.image, truth, truth_coeffs)
                 loss = loss + config.loss.expression_weight * expression
@@ -541,8 +543,7 @@ def _log_images(writer, ema: PIRenderer, batch, step, stage, env) -> None:
     n = min(4, batch["source_image"].shape[0])
     source = batch["source_image"][:n].to(env.device)
     target = batch["target_image"][:n].to(env.device)
-    centre = batch["source_coeffs"].shape[-1] // 2
-    own = batch["source_coeffs"][:n, :, centre].to(env.device)
+    own = window_centres(batch["source_coeffs"][:n]).to(env.device)
     out = ema(source, batch["target_coeffs"][:n].to(env.device), source_coeffs=own, warp_only=stage.warp_only)
     output = out.image if out.image is not None else torch.zeros_like(target)
     rows = torch.cat([source, target, out.warped_image, output], dim=3)  # (n, 3, H, 4W)
