@@ -74,6 +74,7 @@ def test_gan_off_leaves_the_run_unchanged(synth_lmdb: Path, tmp_path: Path) -> N
      ("loss.expression_weight", "-1"), ("loss.region_weight", "nan"),
      ("data.expression_pair_prob", "1.5"), ("data.expression_pair_candidates", "1"),
      ("data.edit_pair_prob", "-0.1"), ("data.edit_pose_share", "1.5"),
+     ("data.edit_focus", "smil"), ("data.edit_focus_share", "2"), ("data.edit_focus_share", "0.5"),
      ("loss.change_weight", "-2"), ("loss.change_threshold", "3"), ("loss.change_dilation", "-1"),
      ("loss.change_normalize", "pixels")],
 )  # fmt: skip
@@ -270,7 +271,7 @@ def test_edit_pairs_with_the_mask_normalized_change_loss_resume_exactly(
     synth_lmdb: Path, tmp_path: Path
 ) -> None:
     on = {"data.edit_pair_prob": "0.5", "data.edit_pose_share": "0.3", "loss.change_weight": "4",
-          "loss.change_normalize": "mask"}  # fmt: skip
+          "loss.change_normalize": "mask", "data.edit_focus": "smile,squint", "data.edit_focus_share": "0.5"}  # fmt: skip
     off = {"data.edit_pair_prob": "0", "loss.change_weight": "0"}
     _resumes_exactly_and_changes_the_run(synth_lmdb, tmp_path, on, off)
 

@@ -217,6 +217,40 @@ def test_pose_edit_pairs_damp_or_turn_the_head_and_keep_the_rest(synth_lmdb: Pat
     assert np.all(random_pose_edit(np.random.default_rng(1), clip)[:, :64] == 0)
 
 
+def test_focused_edit_pairs_move_only_the_named_controls(synth_lmdb: Path) -> None:
+    from pirender.synth import EXPRESSION_CONTROLS
+    from pirender.synth.motion import random_edit
+
+    focus = ("smile", "blink_left", "squint")
+    slots = [EXPRESSION_CONTROLS[n] for n in focus]
+    others = [i for n, i in EXPRESSION_CONTROLS.items() if n not in focus]
+    focused = PairDataset(
+        str(synth_lmdb), size=64, edit_pair_prob=1.0, edit_focus=focus, edit_focus_share=1.0
+    )
+    moved_any = set()
+    for key in [(0, 0, 7, k) for k in range(24)]:
+        _, source, target = focused.edit(key)
+        assert torch.equal(source[others], target[others]) and torch.equal(source[12:], target[12:])
+        moved = {focus[j] for j, slot in enumerate(slots) if not torch.equal(source[slot], target[slot])}
+        moved_any |= moved
+    assert moved_any == set(focus)  # each named control is drawn
+    rng = np.random.default_rng(3)
+    for _ in range(50):  # a still edit: one or two of them, far, and no jaw added
+        s, t = random_edit(rng, np.zeros(73, np.float32), ("smile",))
+        assert np.flatnonzero(s != t).tolist() == [EXPRESSION_CONTROLS["smile"]] and t[1] >= 0.6
+    # a share of 0.5 mixes them with the usual edits; a share of 0 draws exactly as without the option
+    half = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=1.0, edit_focus=focus, edit_focus_share=0.5)
+    outside = [
+        not torch.equal(s[others], t[others]) for _, s, t in (half.edit((0, 0, 2, k)) for k in range(40))
+    ]
+    assert 3 < sum(outside) < 30
+    off = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=1.0, edit_focus=focus, edit_focus_share=0.0)
+    plain = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=1.0)
+    for key in [(0, 1, 3, k) for k in range(10)]:
+        a, b = off.edit(key), plain.edit(key)
+        assert a[0] == b[0] and torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
+
+
 def test_metrics() -> None:
     torch.manual_seed(0)
     a = torch.rand(2, 3, 32, 32) * 2 - 1

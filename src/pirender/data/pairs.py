@@ -29,7 +29,7 @@ rescaled as the official inference does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,9 +102,12 @@ class PairDataset(torch.utils.data.Dataset):
         expression_pair_candidates: int = 8,
         edit_pair_prob: float = 0.0,
         edit_pose_share: float = 0.0,
+        edit_focus: Sequence[str] = (),
+        edit_focus_share: float = 0.0,
     ) -> None:
         self.source = _VideoSource(root, split=split, size=size, radius=radius)
         self.edit_pair_prob, self.edit_pose_share = edit_pair_prob, edit_pose_share
+        self.edit_focus, self.edit_focus_share = tuple(edit_focus), edit_focus_share
         if edit_pair_prob > 0:
             bad = [video for video in self.source.videos if synth_identity_seed(video) is None]
             if bad:
@@ -156,9 +159,10 @@ class PairDataset(torch.utils.data.Dataset):
         A share `edit_pose_share` of them are pose edits of the video (`synth.motion.random_pose_edit`:
         its head motion damped or turned a few degrees, real windows); of the rest, half are still-photo
         edits (`synth.motion.random_edit`, constant windows), half video edits of the expression
-        (`synth.motion.random_track_edit`: tracks of another video of the split, real windows). Drawn
-        from its own RNG stream, so enabling edit pairs leaves the other pairs' draws as they were (and
-        a share of 0 draws nothing for it, so runs without pose edits draw as before).
+        (`synth.motion.random_track_edit`: tracks of another video of the split, real windows). A share
+        `edit_focus_share` of those expression edits move only the `edit_focus` controls. Drawn from its
+        own RNG stream, so enabling edit pairs leaves the other pairs' draws as they were (and a share
+        of 0 draws nothing for it, so runs without pose or focused edits draw as before).
         """
         if self.edit_pair_prob <= 0:
             return None
@@ -171,12 +175,17 @@ class PairDataset(torch.utils.data.Dataset):
         src, motion = self.source, self.source.motion(video)
         if self.edit_pose_share > 0 and rng.random() < self.edit_pose_share:
             windows = _real_windows(motion, random_pose_edit(rng, motion), frame, src.radius)
-        elif rng.random() < 0.5:
-            source, target = random_edit(rng, motion[frame])
-            windows = np.repeat(np.stack([source, target])[:, :, None], 2 * src.radius + 1, 2)
         else:
-            donor = src.motion(src.videos[int(rng.integers(len(src.videos)))])  # (itself, at an offset, too)
-            windows = _real_windows(motion, random_track_edit(rng, motion, donor), frame, src.radius)
+            focused = self.edit_focus_share > 0 and rng.random() < self.edit_focus_share
+            controls = self.edit_focus if focused else ()
+            if rng.random() < 0.5:
+                source, target = random_edit(rng, motion[frame], controls)
+                windows = np.repeat(np.stack([source, target])[:, :, None], 2 * src.radius + 1, 2)
+            else:
+                # the donor may be the clip itself, at an offset
+                donor = src.motion(src.videos[int(rng.integers(len(src.videos)))])
+                edited = random_track_edit(rng, motion, donor, controls)
+                windows = _real_windows(motion, edited, frame, src.radius)
         source_window, target_window = torch.from_numpy(windows)
         return video, source_window, target_window
 

@@ -8,6 +8,8 @@ Blinks are short events (about 0.2 s) every 2-6 s. Deterministic per seed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
@@ -129,7 +131,9 @@ def edit_motion(seed: int, num_frames: int, fps: float = 25.0, *, hold_seconds: 
     return motion.astype(np.float32)
 
 
-def random_edit(rng: np.random.Generator, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def random_edit(
+    rng: np.random.Generator, frame: np.ndarray, controls: Sequence[str] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     """A still-photo edit of one frame: the same head and pose, one to three controls changed a lot.
 
     The source keeps the frame's expression or (half the time) is neutral; the target is the source
@@ -141,6 +145,8 @@ def random_edit(rng: np.random.Generator, frame: np.ndarray) -> tuple[np.ndarray
     Args:
         rng: the generator the edit is drawn from.
         frame: (73,) coefficients whose pose, framing and (maybe) expression the edit keeps.
+        controls: if given, the one or two controls are drawn from these names only, and jaw_open is
+            not added (a focused edit, `data.edit_focus`).
 
     Returns:
         (source, target): two (73,) float32 coefficient vectors.
@@ -149,9 +155,9 @@ def random_edit(rng: np.random.Generator, frame: np.ndarray) -> tuple[np.ndarray
     if rng.random() < 0.5:
         source[: len(EXPRESSION_CONTROLS)] = 0.0
     target = source.copy()
-    names = list(EXPRESSION_CONTROLS)
-    picks = ["jaw_open"] if rng.random() < 1 / 3 else []
-    picks += list(rng.choice(names, size=int(rng.integers(1, 3)), replace=False))
+    names = list(controls or EXPRESSION_CONTROLS)
+    picks = ["jaw_open"] if not controls and rng.random() < 1 / 3 else []
+    picks += list(rng.choice(names, size=min(int(rng.integers(1, 3)), len(names)), replace=False))
     for name in dict.fromkeys(picks):
         slot = EXPRESSION_CONTROLS[name]
         if name == "mouth_shift":
@@ -162,7 +168,9 @@ def random_edit(rng: np.random.Generator, frame: np.ndarray) -> tuple[np.ndarray
     return source.astype(np.float32), target.astype(np.float32)
 
 
-def random_track_edit(rng: np.random.Generator, motion: np.ndarray, donor: np.ndarray) -> np.ndarray:
+def random_track_edit(
+    rng: np.random.Generator, motion: np.ndarray, donor: np.ndarray, controls: Sequence[str] = ()
+) -> np.ndarray:
     """A video edit of a whole clip: some controls' tracks replaced by another clip's.
 
     Half the time the mouth (`MOUTH_CONTROLS`, as a dub does), otherwise one or two controls drawn at
@@ -174,12 +182,15 @@ def random_track_edit(rng: np.random.Generator, motion: np.ndarray, donor: np.nd
         rng: the generator the edit is drawn from.
         motion: (T, 73) the clip's coefficients.
         donor: (T2, 73) the clip whose tracks are copied.
+        controls: if given, the one or two tracks are drawn from these names only (never the mouth
+            group as a whole; a focused edit, `data.edit_focus`).
 
     Returns:
         (T, 73) float32 edited coefficients.
     """
-    names = list(MOUTH_CONTROLS) if rng.random() < 0.5 else []
-    names = names or list(rng.choice(list(EXPRESSION_CONTROLS), size=int(rng.integers(1, 3)), replace=False))
+    names = list(MOUTH_CONTROLS) if not controls and rng.random() < 0.5 else []
+    pool = list(controls or EXPRESSION_CONTROLS)
+    names = names or list(rng.choice(pool, size=min(int(rng.integers(1, 3)), len(pool)), replace=False))
     rows = (int(rng.integers(len(donor))) + np.arange(len(motion))) % len(donor)
     edited = np.array(motion, dtype=np.float32)
     slots = [EXPRESSION_CONTROLS[name] for name in names]

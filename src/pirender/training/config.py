@@ -43,6 +43,11 @@ class DataConfig:
     # Not official: the share of edit pairs that are pose edits (the video's head motion damped or
     # turned a few degrees, synth.motion.random_pose_edit), for `--pose-scale` and pose offsets
     edit_pose_share: float = 0.0
+    # Not official: a share of the expression edit pairs that move only the controls named in
+    # edit_focus (comma-separated SynthHead control names), so controls a renderer does not yet follow
+    # are drawn often (synth.motion.random_edit / random_track_edit `controls`; docs/training.md)
+    edit_focus: str = ""
+    edit_focus_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,11 @@ class TrainConfig:
             raise InputError("data.edit_pair_prob must be in [0, 1]")
         if not 0 <= self.data.edit_pose_share <= 1:
             raise InputError("data.edit_pose_share must be in [0, 1]")
+        if not 0 <= self.data.edit_focus_share <= 1:
+            raise InputError("data.edit_focus_share must be in [0, 1]")
+        focus_controls(self.data.edit_focus)  # names checked here, once
+        if self.data.edit_focus_share > 0 and not self.data.edit_focus:
+            raise InputError("data.edit_focus_share > 0 needs data.edit_focus (control names)")
         if self.data.expression_pair_candidates < 2:
             raise InputError("data.expression_pair_candidates must be >= 2")
         if self.data.batch_size < 1 or self.ema_half_life_steps <= 0 or self.checkpoint_every < 1:
@@ -163,6 +173,20 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Nested dict (as written by to_dict) -> config; unknown keys are rejected."""
         return apply_overrides(cls(), flatten(data))
+
+
+def focus_controls(names: str) -> tuple[str, ...]:
+    """`data.edit_focus` parsed: "smile, blink_left" -> ("smile", "blink_left"); an unknown name is
+    an InputError listing the valid ones."""
+    from pirender.synth.expression import EXPRESSION_CONTROLS
+
+    controls = tuple(dict.fromkeys(n.strip() for n in names.split(",") if n.strip()))
+    unknown = [n for n in controls if n not in EXPRESSION_CONTROLS]
+    if unknown:
+        raise InputError(
+            f"data.edit_focus: unknown control {unknown[0]!r}; choose from {', '.join(EXPRESSION_CONTROLS)}"
+        )
+    return controls
 
 
 # Presets: overrides of the official defaults, as dotted keys.

@@ -36,7 +36,7 @@ from pirender.models.renderer import PIRenderer
 from pirender.motion.coeffs import window_centres
 from pirender.training import checkpoint as ckpt
 from pirender.training.adversary import Adversary, build_adversary
-from pirender.training.config import TrainConfig
+from pirender.training.config import TrainConfig, focus_controls
 from pirender.training.distributed import (
     DistEnv,
     any_across,
@@ -399,6 +399,8 @@ def _make_loader(config: TrainConfig, env: DistEnv, *, start_step: int, end_step
         expression_pair_candidates=config.data.expression_pair_candidates,
         edit_pair_prob=config.data.edit_pair_prob,
         edit_pose_share=config.data.edit_pose_share,
+        edit_focus=focus_controls(config.data.edit_focus),
+        edit_focus_share=config.data.edit_focus_share,
     )
     sampler = StepBatchSampler(
         batch_size=config.data.batch_size,
