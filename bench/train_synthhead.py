@@ -228,7 +228,6 @@ def _export_ema(config, state: dict, directory: Path) -> Path:
         "warp_steps": config.warp_steps,
         "loss_backbone": state["backbone"],
         "data": "SynthHead " + Path(config.data.path).name,
-        "image_size": config.data.size,
         "ema_half_life_steps": config.ema_half_life_steps,
     }
     return model.save_pretrained(directory, provenance=provenance)

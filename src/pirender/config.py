@@ -11,6 +11,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+# The side of the crops the released face model was trained on (spec §3/§4); a model folder records
+# its own (PIRenderer.image_size), and this is what official checkpoints and old folders without one get.
+OFFICIAL_IMAGE_SIZE = 256
+
 
 @dataclass(frozen=True)
 class RendererConfig:

@@ -34,13 +34,11 @@ def _probe(path: Path) -> dict:
 @pytest.fixture(scope="module")
 def renderer_arg(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int]:
     """The shipped renderer when present (the real demo), else a tiny random one (same code path)."""
-    from pirender.pipelines.models import model_image_size
-
     path = SHIPPED_RENDERER
     if not (path / "model.safetensors").is_file():
         path = tmp_path_factory.mktemp("renderer") / "tiny"
         pirender.PIRenderer(pirender.RendererConfig.tiny()).save_pretrained(path)
-    return str(path), model_image_size(path)
+    return str(path), pirender.load_renderer(path).image_size
 
 
 def test_demo_quick_writes_every_output(tmp_path: Path, renderer_arg: tuple[str, int]) -> None:

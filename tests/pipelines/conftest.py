@@ -58,8 +58,8 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Files shared by the tests (read-only): renderer dir, source image, motion files, audio."""
     root = tmp_path_factory.mktemp("pipeline_assets")
     torch.manual_seed(0)
-    renderer = pirender.PIRenderer(pirender.RendererConfig.tiny())
-    renderer.save_pretrained(root / "renderer", provenance={"image_size": SIZE})
+    renderer = pirender.PIRenderer(pirender.RendererConfig.tiny(), image_size=SIZE)
+    renderer.save_pretrained(root / "renderer")
     save_image(root / "source.png", face_image(SIZE, 0))
     speech = (0.2 * np.sin(2 * np.pi * 220 * np.arange(int(16000 * NUM_FRAMES / FPS)) / 16000)).astype(
         np.float32

@@ -323,7 +323,7 @@ def test_a_source_conditioned_renderer_gets_each_sources_own_coefficients(
 
     model = load_renderer(assets["renderer"]).with_source_conditioning()
     torch.nn.init.normal_(model.mapping_net.source.weight, std=0.5)
-    path = model.save_pretrained(tmp_path / "conditioned", provenance={"image_size": SIZE})
+    path = model.save_pretrained(tmp_path / "conditioned")
     own = Motion.load(assets["source_coeffs"]).coeffs[0]
     edited = pirender.edit(assets["source"], renderer=path, source_coeffs=own, exp={"smile": 1.0})
     target = own.copy()

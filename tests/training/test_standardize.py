@@ -86,6 +86,7 @@ def test_a_standardized_run_exports_a_plain_model(synth_lmdb: Path, tmp_path: Pa
     assert set(state["coeff_stats"]) == {"mean", "std"} and state["coeff_stats"]["mean"].shape == (73,)
     exported = load_renderer(result.model_dir)
     ema = ckpt.load_generator(state, "ema")
+    assert exported.image_size == ema.image_size == config.data.size  # the size it was trained at travels
     assert all(torch.equal(v, ema.state_dict()[k]) for k, v in exported.state_dict().items())
     # the stored (V, c) differ from the exported plain (W, b) of the same EMA generator
     assert not torch.equal(

@@ -38,9 +38,7 @@ def tiny_renderer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("renderer")
-    pirender.PIRenderer(pirender.RendererConfig.tiny()).save_pretrained(
-        directory, provenance={"image_size": TINY_SIZE}
-    )
+    pirender.PIRenderer(pirender.RendererConfig.tiny(), image_size=TINY_SIZE).save_pretrained(directory)
     return directory
 
 

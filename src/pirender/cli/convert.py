@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pirender.config import OFFICIAL_IMAGE_SIZE
+
 COMMAND = "convert"
 HELP = (
     "convert an official PIRender checkpoint to a pirender model directory (config.json + model.safetensors)"
@@ -24,11 +26,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="ema",
         help="net_G_ema (default, used for inference) or net_G",
     )
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=OFFICIAL_IMAGE_SIZE,
+        metavar="S",
+        help=f"side of the crops it was trained on, recorded in the folder (default {OFFICIAL_IMAGE_SIZE}, the face model's)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print the key mapping")
 
 
 def run(args: argparse.Namespace) -> int:
-    from pirender.errors import CheckpointError
+    from pirender.errors import CheckpointError, InputError
     from pirender.models.renderer import PIRenderer
     from pirender.weights import official
     from pirender.weights.loading import load_state_dict_strict
@@ -48,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
         ours, report = official.convert_state_dict(state, config)
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
-    model = PIRenderer(config)
+    multiple = config.size_multiple
+    if args.image_size < multiple or args.image_size % multiple:
+        raise InputError(
+            f"--image-size {args.image_size} must be a positive multiple of {multiple} for this renderer"
+        )
+    model = PIRenderer(config, image_size=args.image_size)
     load_state_dict_strict(model, ours, path)
     if not args.quiet:
         print(f"{path.name}: {official.WEIGHT_SETS[args.weights]}, {len(state)} tensors")

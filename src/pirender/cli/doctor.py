@@ -165,7 +165,7 @@ def renderer_file(path: Path, *, hash_files: bool = True) -> list[Line]:
     lines = [
         Line(
             True,
-            f"renderer {path}: {kind}; {model.num_parameters():,} parameters; "
+            f"renderer {path}: {kind}; {model.image_size} px; {model.num_parameters():,} parameters; "
             f"descriptor {config.descriptor_nc}, max channels {config.max_nc}, editing output {config.editing_output}"
             + ("; source-conditioned" if config.source_conditioning else ""),
         ),  # fmt: skip

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         info["current_iteration"] = data.get("current_iteration")
     else:
         info["format"] = "bare generator state dict (official key names)"
+    info["image_size"] = model.image_size
     info["architecture"] = model.config.to_dict()
     info["parameters"] = model.num_parameters()
     info["live_parameters"] = model.num_parameters(live_only=True)
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     for key in ("entries", "current_epoch", "current_iteration", "provenance"):
         if info.get(key) not in (None, {}, []):
             print(f"  {key}: {info[key]}")
+    print(f"  image size: {model.image_size} x {model.image_size} (the crops it was trained on)")
     arch = ", ".join(f"{k}={v}" for k, v in info["architecture"].items())
     print(f"  architecture: {arch}")
     dead = info["parameters"] - info["live_parameters"]

@@ -126,6 +126,7 @@ class RenderEngine:
         self.device = torch.device(device)
         self.renderer = renderer.to(self.device).eval()
         self.config = renderer.config
+        self.image_size = renderer.image_size  # the side it was trained at (PIRenderer.image_size)
         self.backend = backend
         self.precision = resolve_precision(precision, self.device, backend)
         if backend == "onnx" and self.precision != "fp32":

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pirender.config import RendererConfig
+from pirender.config import OFFICIAL_IMAGE_SIZE, RendererConfig
 from pirender.models.editing import AdaINResBlock, EditingNet
 from pirender.models.mapping import MappingNet
 from pirender.models.warping import WarpingNet
@@ -27,9 +27,14 @@ class RenderOutput:
 class PIRenderer(nn.Module):
     """The PIRenderer generator. Build it from a RendererConfig; load weights with pirender.load_renderer."""
 
-    def __init__(self, config: RendererConfig | None = None) -> None:
+    def __init__(
+        self, config: RendererConfig | None = None, *, image_size: int = OFFICIAL_IMAGE_SIZE
+    ) -> None:
         super().__init__()
         self.config = config = config or RendererConfig()
+        # The side S of the (S, S) crops it was trained on: pipelines resize sources to it. Not part of
+        # the architecture (any multiple of config.size_multiple runs); saved in the model folder.
+        self.image_size = image_size
         self.mapping_net = MappingNet(
             config.coeff_nc, config.descriptor_nc, config.mapping_layers,
             source_conditioning=config.source_conditioning,
@@ -109,7 +114,9 @@ class PIRenderer(nn.Module):
         source's own coefficients."""
         if self.config.source_conditioning:
             raise ValueError("this renderer is already source-conditioned")
-        model = PIRenderer(dataclasses.replace(self.config, source_conditioning=True))
+        model = PIRenderer(
+            dataclasses.replace(self.config, source_conditioning=True), image_size=self.image_size
+        )
         missing, unexpected = model.load_state_dict(self.state_dict(), strict=False)
         assert not unexpected and set(missing) == {"mapping_net.source.weight", "mapping_net.source.bias"}
         return model.to(next(self.parameters()).device)

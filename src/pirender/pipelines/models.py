@@ -30,9 +30,7 @@ if TYPE_CHECKING:
 
 ASSET_DIR = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_RENDERER = ASSET_DIR / "renderer_synthhead_128"
-DEFAULT_RENDERER_SIZE = 128  # the bundled renderer was trained on 128 px SynthHead crops
 DEFAULT_MOTION_MODEL = ASSET_DIR / "audio_flow"
-DEFAULT_IMAGE_SIZE = 256  # the official resolution, when a model directory does not record its own
 DEVICES = ("cpu", "cuda", "mps")
 EXTRACTORS = ("synthhead", "deep3d")
 
@@ -86,28 +84,6 @@ def resolve_renderer_path(path: str | os.PathLike[str] | None) -> Path:
     return path
 
 
-def model_image_size(path: Path) -> int:
-    """The resolution a model directory was trained at: provenance image_size/resolution/size, else 128
-    for the bundled renderer, else 256 (the official size)."""
-    import json
-
-    config = (path if path.is_dir() else path.parent) / "config.json"
-    if config.is_file():
-        try:
-            provenance = json.loads(config.read_text(encoding="utf-8")).get("provenance", {}) or {}
-        except (OSError, ValueError):
-            provenance = {}
-        for key in ("image_size", "resolution", "size"):
-            value = provenance.get(key)
-            if isinstance(value, int) and value > 0:
-                return value
-            if isinstance(value, list | tuple) and value and isinstance(value[0], int):
-                return int(value[0])
-    if path.resolve() == DEFAULT_RENDERER.resolve():
-        return DEFAULT_RENDERER_SIZE
-    return DEFAULT_IMAGE_SIZE
-
-
 def check_image_size(size: int, engine: RenderEngine) -> int:
     """`size` if the renderer can take (size, size) images (a positive multiple of its size_multiple)."""
     multiple = engine.config.size_multiple
@@ -120,14 +96,15 @@ def load_engine(renderer: Any, options: RuntimeOptions | None = None) -> tuple[R
     """A RenderEngine and its image size from a path (or None = default), a PIRenderer or an engine.
 
     Returns:
-        (engine, image_size): image_size is the side the source crop is resized to.
+        (engine, image_size): image_size is the side the source crop is resized to, the one the model
+        was trained at (PIRenderer.image_size, recorded in its folder), however it was given.
     """
     from pirender.engine import RenderEngine
     from pirender.models.renderer import PIRenderer
 
     options = options or RuntimeOptions()
     if isinstance(renderer, RenderEngine):
-        return renderer, DEFAULT_IMAGE_SIZE
+        return renderer, renderer.image_size
     if isinstance(renderer, PIRenderer):
         options.check_available()
         engine = RenderEngine(
@@ -138,10 +115,11 @@ def load_engine(renderer: Any, options: RuntimeOptions | None = None) -> tuple[R
             batch_size=options.batch_size,
             workers=options.workers,
         )
-        return engine, DEFAULT_IMAGE_SIZE
+        return engine, engine.image_size
     path = resolve_renderer_path(renderer)
     options.check_available()
-    return _cached_engine(str(path.resolve()), options), model_image_size(path)
+    engine = _cached_engine(str(path.resolve()), options)
+    return engine, engine.image_size
 
 
 @functools.lru_cache(maxsize=4)

@@ -117,6 +117,6 @@ def load_generator(state: dict[str, Any], which: str = "ema") -> PIRenderer:
     weights = state[which]
     if state.get("coeff_stats") is not None:
         weights = fold_state_dict(weights, state["coeff_stats"]["mean"], state["coeff_stats"]["std"])
-    model = PIRenderer(config.renderer)
+    model = PIRenderer(config.renderer, image_size=config.data.size)
     model.load_state_dict(weights, strict=True)
     return model.eval()

@@ -142,7 +142,7 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
             _say(env, f"init-from {init_from}: using its architecture {start.config}")
             config = dataclasses.replace(config, renderer=start.config)
     torch.manual_seed(config.seed)
-    model = PIRenderer(config.renderer)
+    model = PIRenderer(config.renderer, image_size=config.data.size)
     init_weights(model, config.init)
     if init_from is not None and state is None:
         model.load_state_dict(start.state_dict(), strict=True)
@@ -266,7 +266,6 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
             "steps": step,
             "loss_backbone": backbone,
             "data": config.data.path,
-            "image_size": config.data.size,  # the pipelines resize sources to it (model_image_size)
             "ema_half_life_steps": config.ema_half_life_steps,
             "init_from": str(init_from) if init_from else None,
         }

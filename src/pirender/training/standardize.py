@@ -127,6 +127,6 @@ def plain_renderer(model: PIRenderer) -> PIRenderer:
     first = model.mapping_net.first
     if not isinstance(first, StandardizedConv1d):
         return model
-    plain = PIRenderer(model.config)
+    plain = PIRenderer(model.config, image_size=model.image_size)
     plain.load_state_dict(fold_state_dict(model.state_dict(), first.mean, first.std), strict=True)
     return plain.to(first.weight.device).eval()

@@ -1,5 +1,10 @@
-"""Our release format: a directory with `config.json` (RendererConfig + provenance) and
-`model.safetensors` (the generator weights, nothing else). Loading never unpickles anything."""
+"""Our release format: a directory with `config.json` (RendererConfig, the image size it was trained
+at, provenance) and `model.safetensors` (the generator weights, nothing else). Loading never
+unpickles anything.
+
+Format versions: 2 records `image_size`; version 1 folders load too, their size read from
+provenance["image_size"] where `pirender train` wrote it there, else the official 256.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from pirender.config import RendererConfig
+from pirender.config import OFFICIAL_IMAGE_SIZE, RendererConfig
 from pirender.errors import CheckpointError
 from pirender.media.atomic import atomic_dir
 
@@ -17,7 +22,7 @@ if TYPE_CHECKING:
     from pirender.models.renderer import PIRenderer
 
 FORMAT_NAME = "pirender.renderer"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
@@ -30,6 +35,8 @@ def save_model_dir(
 
     import pirender
 
+    if provenance and provenance.get("image_size", model.image_size) != model.image_size:
+        raise ValueError("provenance['image_size'] is not read any more: set the model's image_size instead")
     directory = Path(directory)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     meta = {
@@ -37,6 +44,7 @@ def save_model_dir(
         "format_version": FORMAT_VERSION,
         "pirender_version": pirender.__version__,
         "config": model.config.to_dict(),
+        "image_size": model.image_size,
         "num_parameters": sum(v.numel() for v in state.values()),
         "provenance": provenance or {},
     }
@@ -70,8 +78,25 @@ def read_model_dir(directory: Path) -> tuple[RendererConfig, dict[str, torch.Ten
         config = RendererConfig.from_dict(meta["config"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{config_path}: bad config: {e}") from None
+    size = image_size_of(meta)
+    if isinstance(size, bool) or not (
+        isinstance(size, int) and size >= config.size_multiple and size % config.size_multiple == 0
+    ):
+        raise CheckpointError(
+            f"{config_path}: image_size must be a positive multiple of {config.size_multiple}, got {size!r}"
+        )
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{weights_path}: unreadable safetensors file: {e}") from None
     return config, state, meta
+
+
+def image_size_of(meta: dict[str, Any]) -> Any:
+    """The image size a model folder's metadata records (format 2), or a version 1 folder's (its
+    provenance, as `pirender train` wrote it), else the official size."""
+    if "image_size" in meta:
+        return meta["image_size"]
+    provenance = meta.get("provenance")
+    size = provenance.get("image_size") if isinstance(provenance, dict) else None
+    return size if isinstance(size, int) and meta.get("format_version", 1) < 2 else OFFICIAL_IMAGE_SIZE

@@ -17,7 +17,8 @@ from pirender.weights import official
 def load_renderer(
     path: str | Path, *, device: str | torch.device = "cpu", weights: str = "ema"
 ) -> PIRenderer:
-    """Load a renderer in eval mode.
+    """Load a renderer in eval mode; its `image_size` is the side it was trained at (a model folder's
+    record, 256 for official checkpoints).
 
     Args:
         path: an official trainer checkpoint (`epoch_..._checkpoint.pt`, or a bare generator state
@@ -52,7 +53,7 @@ def read_renderer(path: str | Path, *, weights: str = "ema") -> tuple[PIRenderer
                 "applies to official trainer checkpoints only"
             )
         config, state, contents = our_format.read_model_dir(directory)
-        model = PIRenderer(config)
+        model = PIRenderer(config, image_size=our_format.image_size_of(contents))
     else:
         contents = official.read_checkpoint(path)
         model, state = _from_official(contents, path, weights)
