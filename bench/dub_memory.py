@@ -26,8 +26,9 @@ import numpy as np
 import soundfile
 import torch
 
-from pirender.bench.reference_weights import reference_inputs, rule_renderer
+from pirender.bench.reference_weights import rule_renderer
 from pirender.media.video import probe_video, write_video
+from pirender.models.inputs import reference_inputs
 from pirender.synth import SynthHead, talking_clip
 from pirender.synth.audio import SAMPLE_RATE
 

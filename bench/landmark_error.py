@@ -18,10 +18,10 @@ import argparse
 
 import numpy as np
 
+from pirender.motion.camera import project
 from pirender.motion.extract.align import TEMPLATE_5, transform_params
 from pirender.motion.faces import FaceCropper
 from pirender.synth import SynthHead, neutral_coeffs, random_motion
-from pirender.synth.camera import project
 
 POINTS = ("left eye", "right eye", "nose tip", "left mouth corner", "right mouth corner")
 

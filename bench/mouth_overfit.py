@@ -60,10 +60,10 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     from pirender.losses.change import change_weighted_l1
+    from pirender.models.loading import load_renderer
     from pirender.motion.extract.synthhead import SynthHeadExtractor
     from pirender.pipelines.models import DEFAULT_RENDERER
     from pirender.synth import Identity, SynthHead, neutral_coeffs, with_controls
-    from pirender.weights.loading import load_renderer
 
     model = load_renderer(args.renderer or DEFAULT_RENDERER)
     if args.source_conditioning:

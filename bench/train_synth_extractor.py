@@ -4,7 +4,7 @@
     python bench/train_synth_extractor.py --quick    # a 1-minute smoke run into /tmp
     python bench/train_synth_extractor.py --branch eyes --init-from X.safetensors   # add a branch to X
 
-Renders random identities / poses / expressions (pirender.motion.extract.synthhead_data), trains the
+Renders random identities / poses / expressions (pirender.synth.extractor_data), trains the
 SynthHeadNet regressor on [named expression controls | angle | trans | crop] with a smooth-L1 loss on
 normalised targets, then evaluates on identities never seen in training (rendered at 256 and
 downsampled, as the extraction pipeline does) and writes the weights (float16 safetensors), the config
@@ -44,7 +44,7 @@ from pirender.motion.extract.synthhead import (
     prepare_images,
     targets_from_coeffs,
 )
-from pirender.motion.extract.synthhead_data import HELD_OUT_IDENTITY_SEED, render_samples
+from pirender.synth.extractor_data import HELD_OUT_IDENTITY_SEED, render_samples
 
 
 def evaluate(extractor: SynthHeadExtractor, images: np.ndarray, coeffs: np.ndarray) -> dict[str, float]:

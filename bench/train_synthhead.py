@@ -77,7 +77,7 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    from pirender.synth.dataset import SynthDatasetSpec, write_dataset
+    from pirender.data.synth_dataset import SynthDatasetSpec, write_dataset
     from pirender.training.config import TrainConfig, apply_overrides, parse_assignments, preset
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def main() -> int:
     if args.residual_editing:
         args.init_from = _residual_init(args.init_from, args.out / "init_residual")
     if args.source_conditioning:
-        from pirender.weights.loading import load_renderer
+        from pirender.models.loading import load_renderer
 
         args.init_from = (
             load_renderer(args.init_from)
@@ -166,7 +166,7 @@ def main() -> int:
         print(f"trained {steps} steps in {train_s / 60:.1f} min ({rates} steps/s)", flush=True)
 
     from pirender.eval.evaluate import evaluate, format_report
-    from pirender.weights.loading import load_renderer
+    from pirender.models.loading import load_renderer
 
     model = load_renderer(model_dir)
     reports = {}
@@ -203,8 +203,8 @@ def _residual_init(model_dir: Path, out: Path) -> Path:
 
     import torch
 
+    from pirender.models.loading import load_renderer
     from pirender.models.renderer import PIRenderer
-    from pirender.weights.loading import load_renderer
 
     base = load_renderer(model_dir)
     model = PIRenderer(dataclasses.replace(base.config, editing_output="residual"))

@@ -13,10 +13,9 @@ from typing import Any
 
 from pirender.config import RendererConfig
 from pirender.errors import CheckpointError, InputError, PirenderError
+from pirender.models.loading import load_renderer
 from pirender.models.renderer import PIRenderer, RenderOutput
-from pirender.weights.loading import load_renderer
-
-__version__ = "0.1.0"
+from pirender.version import __version__
 
 # Pipelines are imported on first use: `import pirender` stays light.
 _LAZY = {

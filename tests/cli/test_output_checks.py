@@ -68,7 +68,7 @@ def test_convert_export_and_demo(
     checkpoint = tmp_path / "official.pt"
     checkpoint.write_bytes(b"never read")
     _no_work(
-        monkeypatch, "pirender.weights.official.read_checkpoint", "pirender.weights.loading.load_renderer"
+        monkeypatch, "pirender.weights.official.read_checkpoint", "pirender.models.loading.load_renderer"
     )
     _refused(["convert", str(checkpoint), str(read_only / "model")], capsys, read_only / "model")
     pytest.importorskip("onnx")

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from pirender.motion.extract.synthhead import DEFAULT_WEIGHTS, SynthHeadExtractor, prepare_images
-from pirender.motion.extract.synthhead_data import HELD_OUT_IDENTITY_SEED, render_samples
+from pirender.synth.extractor_data import HELD_OUT_IDENTITY_SEED, render_samples
 
 pytest.importorskip("pirender.synth")
 

@@ -14,7 +14,7 @@ from pirender.cli import common
 from pirender.cli.main import main
 from pirender.errors import InputError
 from pirender.pipelines.models import DEFAULT_RENDERER
-from pirender.weights.loading import is_official
+from pirender.weights.format import is_official
 
 
 @pytest.fixture(scope="module")

@@ -316,10 +316,10 @@ def test_a_source_conditioned_renderer_gets_each_sources_own_coefficients(
     from pirender.engine import RenderEngine
     from pirender.engine.core import to_uint8
     from pirender.media.image import load_image
+    from pirender.models.loading import load_renderer
     from pirender.motion.sequence import Motion
     from pirender.pipelines.motion_transfer import constant_windows
     from pirender.pipelines.source import prepare_source
-    from pirender.weights.loading import load_renderer
 
     model = load_renderer(assets["renderer"]).with_source_conditioning()
     torch.nn.init.normal_(model.mapping_net.source.weight, std=0.5)

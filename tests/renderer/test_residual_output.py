@@ -37,7 +37,7 @@ def test_the_engine_renders_the_residual_output_like_the_plain_forward(tmp_path)
     engine = RenderEngine(model, device="cpu", precision="fp32").render(source, coeffs).image
     torch.testing.assert_close(engine, plain, atol=2e-4, rtol=0)
     # and the setting survives a model directory
-    from pirender.weights.loading import load_renderer
+    from pirender.models.loading import load_renderer
 
     loaded = load_renderer(model.save_pretrained(tmp_path / "m"))
     assert loaded.config.editing_output == "residual"

@@ -9,8 +9,8 @@ from PIL import Image
 
 from pirender.cli.main import main
 from pirender.data.lmdb_schema import VoxLMDB, person_id
+from pirender.data.synth_dataset import video_seed
 from pirender.synth import talking_clip
-from pirender.synth.dataset import video_seed
 
 
 def test_synth_dataset_reads_back(tmp_path: Path) -> None:
@@ -89,9 +89,9 @@ def test_preview_contact_sheet(tmp_path: Path) -> None:
 def test_edit_videos_hold_large_expression_changes(tmp_path: Path, capsys) -> None:
     """--edit-videos adds, per identity, videos whose expression jumps between neutral and held
     controls (edit_motion): what editable renderers train on; the first videos stay as they were."""
+    from pirender.data.synth_dataset import video_seed
     from pirender.motion.coeffs import ANGLE
     from pirender.synth import EXPRESSION_CONTROLS, random_motion
-    from pirender.synth.dataset import video_seed
     from pirender.synth.motion import edit_motion
 
     out = tmp_path / "edits"

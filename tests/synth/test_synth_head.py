@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from pirender.motion.camera import project
 from pirender.synth import (
     EXPRESSION_CONTROLS,
     PRIMITIVES,
@@ -16,7 +17,6 @@ from pirender.synth import (
     render,
     with_controls,
 )
-from pirender.synth.camera import project
 
 SIZE = 96
 

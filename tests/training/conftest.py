@@ -12,7 +12,7 @@ from pirender.training.config import TrainConfig, apply_overrides, preset
 
 @pytest.fixture(scope="session")
 def synth_lmdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from pirender.synth.dataset import SynthDatasetSpec, write_dataset
+    from pirender.data.synth_dataset import SynthDatasetSpec, write_dataset
 
     out = tmp_path_factory.mktemp("synth") / "lmdb64"
     # 6 identities x 2 videos x 10 frames; the last 2 identities are the test split.

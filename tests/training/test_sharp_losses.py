@@ -280,7 +280,7 @@ def test_a_source_conditioned_run_learns_its_source_layer_and_resumes_exactly(
     synth_lmdb: Path, tmp_path: Path
 ) -> None:
     from pirender import PIRenderer
-    from pirender.weights.loading import load_renderer
+    from pirender.models.loading import load_renderer
 
     on = {"renderer.source_conditioning": "true"}
     _resumes_exactly_and_changes_the_run(synth_lmdb, tmp_path, on, {"renderer.source_conditioning": "false"})

@@ -30,6 +30,7 @@ from pirender.audio.config import AudioFlowConfig
 from pirender.audio.features import pad_silence, window_index
 from pirender.audio.normalizing_flow import ConditionalGlow
 from pirender.errors import CheckpointError
+from pirender.weights.strict import load_strict
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -316,15 +317,7 @@ class MotionFlow(nn.Module):
         except Exception as e:  # safetensors raises its own error types
             raise CheckpointError(f"cannot read {directory / WEIGHTS_NAME}: {e}") from e
         model = cls(config)
-        try:
-            missing, unexpected = model.load_state_dict(state, strict=False)
-        except RuntimeError as e:  # shape mismatches
-            raise CheckpointError(f"{directory / WEIGHTS_NAME} does not match its config: {e}") from e
-        if missing or unexpected:
-            raise CheckpointError(
-                f"{directory / WEIGHTS_NAME} does not match its config: missing {sorted(missing)}, "
-                f"unexpected {sorted(unexpected)}"
-            )
+        load_strict(model, state, directory / WEIGHTS_NAME, what="motion flow")
         return model.eval()
 
 

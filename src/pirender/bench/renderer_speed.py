@@ -24,9 +24,10 @@ from pathlib import Path
 
 import torch
 
-from pirender.bench.reference_weights import reference_inputs, rule_renderer
+from pirender.bench.reference_weights import rule_renderer
 from pirender.engine.core import CPU_TECHNIQUES, RenderEngine, bf16_supported
 from pirender.engine.graph import Techniques
+from pirender.models.inputs import reference_inputs
 from pirender.models.renderer import PIRenderer
 from pirender.motion.coeffs import window_centres
 
@@ -191,7 +192,7 @@ def process_peak_rss_gb() -> float:
 
 def _load(config_dict: dict | None, checkpoint: str | None) -> PIRenderer:
     from pirender.config import RendererConfig
-    from pirender.weights.loading import load_renderer
+    from pirender.models.loading import load_renderer
 
     if checkpoint is not None:
         return load_renderer(checkpoint)

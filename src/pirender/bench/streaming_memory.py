@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pirender.bench.reference_weights import reference_inputs, rule_renderer
+from pirender.bench.reference_weights import rule_renderer
 from pirender.bench.renderer_speed import process_peak_rss_gb
 from pirender.engine import RenderEngine
+from pirender.models.inputs import reference_inputs
 
 
 def _rss_gb() -> float:

@@ -38,9 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pirender.errors import CheckpointError, InputError
+    from pirender.models.loading import load_state_dict_strict
     from pirender.models.renderer import PIRenderer
     from pirender.weights import official
-    from pirender.weights.loading import load_state_dict_strict
 
     path: Path = args.checkpoint
     if not path.is_file():

@@ -141,7 +141,8 @@ def _weights_file(path: Path) -> Path:
 def renderer_file(path: Path, *, hash_files: bool = True) -> list[Line]:
     """What a renderer file is: format, architecture, size, sha256, licence."""
     from pirender.errors import PirenderError
-    from pirender.weights.loading import model_directory, read_renderer
+    from pirender.models.loading import read_renderer
+    from pirender.weights.format import model_directory
 
     try:
         model, data = read_renderer(path)

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pirender.errors import InputError
     from pirender.eval.evaluate import evaluate, format_report, load_extractor
-    from pirender.weights.loading import load_renderer
+    from pirender.models.loading import load_renderer
 
     renderer = load_renderer(args.renderer, device=args.device)
     lpips = None

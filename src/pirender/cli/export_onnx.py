@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from pirender.engine.onnx import export_onnx, require_onnx, verify_onnx
     from pirender.errors import InputError
     from pirender.media.atomic import atomic_path
-    from pirender.weights.loading import load_renderer
+    from pirender.models.loading import load_renderer
 
     require_onnx()
     if args.output.suffix != ".onnx":

@@ -16,8 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pirender.models.loading import read_renderer
     from pirender.weights import official
-    from pirender.weights.loading import model_directory, read_renderer
+    from pirender.weights.format import model_directory
 
     path: Path = args.path
     model, data = read_renderer(path)  # the file is read once: weights and what else it holds

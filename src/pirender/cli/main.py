@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 
 from pirender.cli.signals import Terminated, terminate_on_signals
-from pirender.errors import PirenderError
+from pirender.errors import PirenderError, one_line
 from pirender.extras import missing_extra
 
 _EXIT_USER_ERROR = 1
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     except (PirenderError, FileNotFoundError, IsADirectoryError, PermissionError, ValueError) as e:
         if os.environ.get("PIRENDER_DEBUG"):
             raise
-        print(f"pirender {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        print(f"pirender {args.command}: error: {one_line(e)}", file=sys.stderr)
         return _EXIT_USER_ERROR
     except Exception as e:  # an internal error: still one line, with a way to get the traceback
         if os.environ.get("PIRENDER_DEBUG"):
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"pirender {args.command}: error: {extra}", file=sys.stderr)
             return _EXIT_USER_ERROR
         print(
-            f"pirender {args.command}: internal error: {type(e).__name__}: {_one_line(e)} "
+            f"pirender {args.command}: internal error: {type(e).__name__}: {one_line(e)} "
             "(set PIRENDER_DEBUG=1 for a traceback)",
             file=sys.stderr,
         )
@@ -121,14 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _show_warning(command: str, message: Warning | str, *args: object, **kwargs: object) -> None:
     """Warnings reach the user as one line, without the source line Python would print."""
-    print(f"pirender {command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    if isinstance(error, OSError) and error.filename and error.strerror:
-        text = f"{error.strerror}: {error.filename}"
-    return " ".join(text.split())
+    print(f"pirender {command}: warning: {one_line(str(message))}", file=sys.stderr)
 
 
 if __name__ == "__main__":

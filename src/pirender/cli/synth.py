@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give -o DIR to write a dataset, or --preview out.png for a contact sheet")
     from tqdm import tqdm
 
-    from pirender.synth.dataset import SynthDatasetSpec, write_dataset
+    from pirender.data.synth_dataset import SynthDatasetSpec, write_dataset
 
     spec = SynthDatasetSpec(
         identities=args.identities,

@@ -152,7 +152,7 @@ def verify_onnx(renderer: PIRenderer, path: str | os.PathLike[str], *, coeffs_in
     """Render 2 seeded frames with onnxruntime and torch; return the max-abs difference of the images.
 
     Raises InputError when it exceeds 1e-3 (the graph would not be the renderer)."""
-    from pirender.bench.reference_weights import reference_inputs
+    from pirender.models.inputs import reference_inputs
 
     runner = OnnxRenderer(path, device=torch.device("cpu"))
     size = runner.image_size[0]

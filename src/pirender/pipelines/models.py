@@ -125,7 +125,7 @@ def load_engine(renderer: Any, options: RuntimeOptions | None = None) -> tuple[R
 @functools.lru_cache(maxsize=4)
 def _cached_engine(path: str, options: RuntimeOptions) -> RenderEngine:
     from pirender.engine import RenderEngine
-    from pirender.weights.loading import load_renderer
+    from pirender.models.loading import load_renderer
 
     model = load_renderer(path, device=options.device)
     return RenderEngine(
@@ -169,7 +169,7 @@ def extractor_kind(kind: str | None, checkpoint: object = None, renderer: object
     if checkpoint is not None and Path(str(checkpoint)).suffix.lower() in (".pth", ".pt"):
         return "deep3d"
     if renderer is not None:
-        from pirender.weights.loading import is_official
+        from pirender.weights.format import is_official
 
         if is_official(Path(str(renderer))):
             return "deep3d"

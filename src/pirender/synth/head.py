@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pirender.motion import camera
 from pirender.motion import coeffs as layout
-from pirender.synth import camera
 from pirender.synth.expression import expression_values
 from pirender.synth.features import paint_features
 from pirender.synth.identity import Identity

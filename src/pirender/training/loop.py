@@ -132,7 +132,7 @@ def _train(config, env: DistEnv, *, resume, init_from, stop_at_step, time_limit_
     # 1. Model, EMA and starting weights (fresh init, --init-from, or --resume).
     state = ckpt.load_training_state(resume) if resume is not None else None
     if init_from is not None and state is None:
-        from pirender.weights.loading import load_renderer
+        from pirender.models.loading import load_renderer
 
         start = load_renderer(init_from)
         if config.renderer.source_conditioning and not start.config.source_conditioning:

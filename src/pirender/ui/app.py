@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pirender.errors import PirenderError
+from pirender.errors import PirenderError, one_line
 from pirender.extras import missing_extra
 from pirender.ui import handlers, video
 from pirender.ui.handlers import AppModels, EditValues, Portrait
@@ -60,24 +60,17 @@ def user_errors(fn: F) -> F:
         except gr.Error:
             raise
         except (PirenderError, FileNotFoundError, ValueError) as e:
-            raise gr.Error(_one_line(e), print_exception=False) from None
+            raise gr.Error(one_line(e), print_exception=False) from None
         except Exception as e:  # a bug: still one line in the page
             if (extra := missing_extra(e)) is not None:  # not a bug: an optional extra to install
                 raise gr.Error(str(extra), print_exception=False) from None
             log.exception("pirender ui: internal error in %s", fn.__name__)
             raise gr.Error(
-                f"internal error: {type(e).__name__}: {_one_line(e)} (details in the server log)",
+                f"internal error: {type(e).__name__}: {one_line(e)} (details in the server log)",
                 print_exception=False,
             ) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    if isinstance(error, OSError) and error.filename and error.strerror:
-        text = f"{error.strerror}: {error.filename}"
-    return " ".join(text.split())
 
 
 def _require(portrait: Portrait | None) -> Portrait:

@@ -26,7 +26,7 @@ from typing import Literal
 
 import numpy as np
 
-from pirender.errors import InputError
+from pirender.errors import InputError, one_line
 from pirender.motion.coeffs import EXP
 from pirender.motion.crop import CropTransform
 from pirender.pipelines.dub import DubPipeline
@@ -240,9 +240,9 @@ def load_portrait(
                     prepared = prepare_source(image, size=size, crop="never", name=name)  # a face crop
             except InputError as e:
                 prepared = prepare_source(image, size=size, crop=centre_crop(w, h, size), name=name)
-                reason = _one_line(e).removeprefix(f"{name}: ")
+                reason = one_line(e).removeprefix(f"{name}: ")
                 notice = f"{reason}: using the centre square of the image instead."
-        several = [_one_line(str(w.message)) for w in caught if issubclass(w.category, MultipleFacesWarning)]
+        several = [one_line(str(w.message)) for w in caught if issubclass(w.category, MultipleFacesWarning)]
         notice = " ".join([*several, notice]).strip()
     pipeline = models.edit_pipeline()
     coeffs = source_coefficients(prepared, extractor=pipeline.extractor, device=pipeline.device)
@@ -314,7 +314,7 @@ def parse_raw(text: str) -> tuple[tuple[int, float], ...]:
     try:
         return parse_exp_assignments(items)
     except InputError as e:
-        raise InputError(f"raw coefficients: {_one_line(e).removeprefix('--exp ')}") from None
+        raise InputError(f"raw coefficients: {one_line(e).removeprefix('--exp ')}") from None
 
 
 def own_values(portrait: Portrait) -> EditValues:
@@ -480,11 +480,6 @@ def _check_length(models: AppModels, frames: int, what: str) -> None:
         raise InputError(
             f"the {what} is {frames} frames long; this app renders at most {models.limits.max_frames}"
         )
-
-
-def _one_line(error: BaseException | str) -> str:
-    text = str(error) or type(error).__name__
-    return " ".join(text.split())
 
 
 __all__: Sequence[str] = [

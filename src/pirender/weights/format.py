@@ -17,6 +17,7 @@ import torch
 from pirender.config import OFFICIAL_IMAGE_SIZE, RendererConfig
 from pirender.errors import CheckpointError
 from pirender.media.atomic import atomic_dir
+from pirender.weights import official
 
 if TYPE_CHECKING:
     from pirender.models.renderer import PIRenderer
@@ -33,7 +34,7 @@ def save_model_dir(
     """Write model's config and weights to `directory` atomically (replacing an older one only on success)."""
     from safetensors.torch import save_file
 
-    import pirender
+    from pirender.version import __version__
 
     if provenance and provenance.get("image_size", model.image_size) != model.image_size:
         raise ValueError("provenance['image_size'] is not read any more: set the model's image_size instead")
@@ -42,7 +43,7 @@ def save_model_dir(
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "pirender_version": pirender.__version__,
+        "pirender_version": __version__,
         "config": model.config.to_dict(),
         "image_size": model.image_size,
         "num_parameters": sum(v.numel() for v in state.values()),
@@ -100,3 +101,29 @@ def image_size_of(meta: dict[str, Any]) -> Any:
     provenance = meta.get("provenance")
     size = provenance.get("image_size") if isinstance(provenance, dict) else None
     return size if isinstance(size, int) and meta.get("format_version", 1) < 2 else OFFICIAL_IMAGE_SIZE
+
+
+def model_directory(path: Path) -> Path | None:
+    """The pirender model directory `path` names (the directory, its config.json or its
+    model.safetensors); None for anything else, which is read as an official checkpoint."""
+    if path.is_dir():
+        return path
+    if path.name in (CONFIG_FILE, WEIGHTS_FILE):
+        return path.parent
+    return None
+
+
+def is_official(path: str | Path) -> bool:
+    """Whether `path` names the official weights: a trainer checkpoint (any file that is not a model
+    directory's), or a model directory converted from one (`pirender convert`). Those were trained on
+    Deep3DFaceRecon coefficients. Reads at most the directory's config.json; never raises."""
+    path = Path(path)
+    directory = model_directory(path)
+    if directory is None:
+        return path.is_file()
+    try:
+        meta = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    provenance = meta.get("provenance") if isinstance(meta, dict) else None
+    return isinstance(provenance, dict) and provenance.get("weights") in official.WEIGHT_SETS.values()

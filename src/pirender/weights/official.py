@@ -19,6 +19,7 @@ import torch
 
 from pirender.config import RendererConfig
 from pirender.errors import CheckpointError
+from pirender.weights.strict import short_list
 from pirender.weights.torch_file import read_torch_file
 
 WEIGHT_SETS = {"ema": "net_G_ema", "raw": "net_G"}
@@ -106,7 +107,7 @@ def convert_state_dict(
         ours[renamed[0]] = tensor
         counts[renamed[1]] += 1
     if unmapped:
-        raise CheckpointError(f"{len(unmapped)} keys map to no renderer parameter: {_short_list(unmapped)}")
+        raise CheckpointError(f"{len(unmapped)} keys map to no renderer parameter: {short_list(unmapped)}")
     return ours, [(src, dst, n) for (src, dst), n in zip(table, counts, strict=False)]
 
 
@@ -184,7 +185,7 @@ def generator_state_dict(data: dict, path: Path, weights: str) -> dict[str, torc
             raise CheckpointError(f"{path}: {key!r} is a {type(state).__name__}, expected a state dict")
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise CheckpointError(f"{path}: non-tensor entries in the state dict: {_short_list(map(str, bad))}")
+        raise CheckpointError(f"{path}: non-tensor entries in the state dict: {short_list(map(str, bad))}")
     return {_strip(k): v for k, v in state.items()}
 
 
@@ -193,9 +194,3 @@ def _strip(key: str) -> str:
         while key.startswith(prefix):
             key = key[len(prefix) :]
     return key
-
-
-def _short_list(items, limit: int = 6) -> str:
-    items = list(items)
-    shown = ", ".join(items[:limit])
-    return shown + (f" … (+{len(items) - limit} more)" if len(items) > limit else "")

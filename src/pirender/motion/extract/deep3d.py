@@ -24,6 +24,7 @@ from pirender.errors import CheckpointError, InputError
 from pirender.motion.coeffs import D3D_DIM, from_d3d
 from pirender.motion.extract.align import align_image, load_standard_landmarks, to_reference_crop
 from pirender.motion.extract.resnet import ResNet, resnet50
+from pirender.weights.strict import load_strict
 from pirender.weights.torch_file import read_torch_file
 
 if TYPE_CHECKING:
@@ -93,16 +94,7 @@ class Deep3DExtractor:
         state = load_recon_state(path)
         state = {k: v for k, v in state.items() if not k.startswith("backbone.fc.")}  # unused by R-Net
         net = ReconNet()
-        result = net.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            missing = ", ".join(result.missing_keys[:5]) + (" ..." if len(result.missing_keys) > 5 else "")
-            unexpected = ", ".join(result.unexpected_keys[:5]) + (
-                " ..." if len(result.unexpected_keys) > 5 else ""
-            )
-            raise CheckpointError(
-                f"{path}: not a Deep3DFaceRecon R-Net ({len(result.missing_keys)} missing keys: {missing or '-'}; "
-                f"{len(result.unexpected_keys)} unexpected: {unexpected or '-'})"
-            )
+        load_strict(net, state, path, what="Deep3DFaceRecon R-Net")
         return cls(net, load_standard_landmarks(bfm_dir), device=device, landmark_model=landmark_model)
 
     def _face_cropper(self) -> FaceCropper:

@@ -34,6 +34,7 @@ from torch.nn import functional as F
 
 from pirender.errors import CheckpointError, InputError
 from pirender.motion.coeffs import ANGLE, COEFF_DIM, CROP, TRANS
+from pirender.weights.strict import load_strict
 
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets"
 DEFAULT_WEIGHTS = ASSET_DIR / "synthhead_extractor.safetensors"
@@ -261,7 +262,7 @@ def window_grid(coeffs: np.ndarray, config: WindowBranchConfig) -> torch.Tensor:
     Returns:
         (B, h, w, 2) float32 sampling grid, (x, y) in [-1, 1] (align_corners=False).
     """
-    from pirender.synth.camera import project
+    from pirender.motion.camera import project
 
     rows, cols = config.window
     (cx, cy, cz), (hx, hy) = config.centre, config.half_extent
@@ -339,13 +340,7 @@ class SynthHeadExtractor:
             raise CheckpointError(f"{config_path}: bad extractor config ({e})") from None
         net = SynthHeadNet(config)
         state = upgrade_state_dict(load_file(str(weights)), stored["format_version"])
-        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-        result = net.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
-            raise CheckpointError(
-                f"{weights}: weights do not match the config (missing {result.missing_keys[:3]}, "
-                f"unexpected {result.unexpected_keys[:3]})"
-            )
+        load_strict(net, state, weights, what="SynthHead extractor")
         return cls(net, device=device)
 
     @torch.no_grad()

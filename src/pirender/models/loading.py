@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,8 @@ from pirender.errors import CheckpointError
 from pirender.models.renderer import PIRenderer
 from pirender.weights import format as our_format
 from pirender.weights import official
+from pirender.weights.format import model_directory
+from pirender.weights.strict import load_strict
 
 
 def load_renderer(
@@ -61,32 +62,6 @@ def read_renderer(path: str | Path, *, weights: str = "ema") -> tuple[PIRenderer
     return model, contents
 
 
-def model_directory(path: Path) -> Path | None:
-    """The pirender model directory `path` names (the directory, its config.json or its
-    model.safetensors); None for anything else, which is read as an official checkpoint."""
-    if path.is_dir():
-        return path
-    if path.name in (our_format.CONFIG_FILE, our_format.WEIGHTS_FILE):
-        return path.parent
-    return None
-
-
-def is_official(path: str | Path) -> bool:
-    """Whether `path` names the official weights: a trainer checkpoint (any file that is not a model
-    directory's), or a model directory converted from one (`pirender convert`). Those were trained on
-    Deep3DFaceRecon coefficients. Reads at most the directory's config.json; never raises."""
-    path = Path(path)
-    directory = model_directory(path)
-    if directory is None:
-        return path.is_file()
-    try:
-        meta = json.loads((directory / our_format.CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    provenance = meta.get("provenance") if isinstance(meta, dict) else None
-    return isinstance(provenance, dict) and provenance.get("weights") in official.WEIGHT_SETS.values()
-
-
 def _from_official(data: dict, path: Path, weights: str) -> tuple[PIRenderer, dict[str, torch.Tensor]]:
     state = official.generator_state_dict(data, path, weights)
     try:
@@ -100,9 +75,8 @@ def _from_official(data: dict, path: Path, weights: str) -> tuple[PIRenderer, di
 
 
 def load_state_dict_strict(model: PIRenderer, state: dict[str, torch.Tensor], source: Path) -> None:
-    """load_state_dict(strict=True), but every mismatch is reported at once, in official key names
-    where the source is an official file."""
-    expected = model.state_dict()
+    """load_state_dict(strict=True), but every mismatch is reported at once (weights/strict.py), in
+    official key names where the source is an official file."""
     is_official = (
         source.is_file() and source.suffix != ".safetensors" and source.name != our_format.CONFIG_FILE
     )
@@ -110,25 +84,4 @@ def load_state_dict_strict(model: PIRenderer, state: dict[str, torch.Tensor], so
     def name(key: str) -> str:
         return official.to_official_name(key, model.config) if is_official else key
 
-    missing = [name(k) for k in expected if k not in state]
-    unexpected = [name(k) for k in state if k not in expected]
-    mis_shaped = [
-        f"{name(k)} {tuple(state[k].shape)} vs expected {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing {len(missing)} keys: {official._short_list(missing)}")
-    if unexpected:
-        problems.append(f"unexpected {len(unexpected)} keys: {official._short_list(unexpected)}")
-    if mis_shaped:
-        problems.append(f"{len(mis_shaped)} shape mismatches: {official._short_list(mis_shaped, 3)}")
-    not_float = [name(k) for k, v in state.items() if k in expected and not v.is_floating_point()]
-    if not_float:
-        problems.append(f"non-float tensors: {official._short_list(not_float)}")
-    if problems:
-        raise CheckpointError(
-            f"{source}: weights do not match the renderer architecture: " + "; ".join(problems)
-        )
-    model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
+    load_strict(model, state, source, what="renderer", name=name, float_only=True)
