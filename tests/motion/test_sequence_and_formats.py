@@ -155,9 +155,9 @@ def test_malformed_or_unknown_files(tmp_path: Path, name: str, writer, expected:
 
 
 def test_save_validates_and_leaves_nothing(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match=r"expected \(T, 73\)"):  # the one (T, 73) check, one error type
         Motion(np.zeros((3, 70)))
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="NaN"):
         Motion(np.full((3, 73), np.nan))
     with pytest.raises(InputError):
         Motion(np.zeros((3, 73))).save(tmp_path / "m.json")

@@ -174,7 +174,7 @@ ERROR_CASES = [
     ("wrong width", "(T, 73)"),
     ("nan coefficients", "NaN"),
     ("inf source coefficients", "NaN or infinite"),
-    ("zero frames", "T >= 1"),
+    ("zero frames", "0 frames"),
     ("unwritable output", "does not exist"),
     ("missing renderer", "renderer not found"),
     ("zero workers", "workers must be >= 1"),

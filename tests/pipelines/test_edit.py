@@ -11,8 +11,8 @@ import pytest
 import pirender
 from pirender.engine.core import to_uint8
 from pirender.media.image import load_image
+from pirender.motion.coeffs import constant_windows
 from pirender.motion.sequence import Motion
-from pirender.pipelines.motion_transfer import constant_windows
 from pirender.pipelines.source import prepare_source
 
 from .conftest import SIZE, make_coeffs

@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 
 from pirender.errors import InputError
-from pirender.motion.coeffs import ANGLE, CROP, EXP
-from pirender.pipelines.motion_transfer import (
-    absolute_motion,
-    check_coeffs,
-    closest_frame,
-    constant_windows,
-    relative_motion,
-)
+from pirender.motion.coeffs import ANGLE, CROP, EXP, check_coeffs, constant_windows
+from pirender.pipelines.motion_transfer import absolute_motion, closest_frame, relative_motion
 
 from .conftest import make_coeffs
 

@@ -317,8 +317,8 @@ def test_a_source_conditioned_renderer_gets_each_sources_own_coefficients(
     from pirender.engine.core import to_uint8
     from pirender.media.image import load_image
     from pirender.models.loading import load_renderer
+    from pirender.motion.coeffs import constant_windows
     from pirender.motion.sequence import Motion
-    from pirender.pipelines.motion_transfer import constant_windows
     from pirender.pipelines.source import prepare_source
 
     model = load_renderer(assets["renderer"]).with_source_conditioning()

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from pirender.errors import InputError
+
 if TYPE_CHECKING:
     import torch
 
@@ -124,3 +126,49 @@ def motion_windows(
     offsets = np.arange(-radius, radius + 1)
     idx = np.clip(np.asarray(indices)[:, None] + offsets[None, :], 0, num_frames - 1)  # (N, 2r+1)
     return np.ascontiguousarray(motion[idx].transpose(0, 2, 1))
+
+
+def constant_windows(coeffs: np.ndarray, window: int) -> np.ndarray:
+    """Each frame's vector repeated over the whole window, as the official intuitive-control demo does.
+
+    A still edit has no temporal context: the window of frame t is frame t repeated, not its
+    neighbours in a sweep (a sweep frame then looks the same as the same edit rendered alone).
+
+    Args:
+        coeffs: (N, 73) per-frame coefficients.
+        window: frames per window (2r+1).
+    Returns:
+        (N, 73, window) float32.
+    """
+    coeffs = np.asarray(coeffs, dtype=np.float32)
+    if coeffs.ndim != 2 or coeffs.shape[1] != COEFF_DIM:
+        raise ValueError(f"expected (N, {COEFF_DIM}) coefficients, got {coeffs.shape}")
+    return np.ascontiguousarray(np.repeat(coeffs[:, :, None], window, axis=2))
+
+
+def check_coeffs(
+    coeffs: np.ndarray, *, name: str = "coefficients", frames: bool = True, renderable: bool = True
+) -> np.ndarray:
+    """The (T, 73) contract, checked in this one place: validate and return float32 coefficients.
+
+    Args:
+        coeffs: (T, 73) when `frames`, else (73,).
+        name: what to call them in the error message.
+        renderable: also require a positive crop scale s, as rendering does (a `Motion` holds any
+            finite coefficients; it is checked again where it is rendered).
+    Raises:
+        InputError: wrong shape, zero frames, NaN or infinite values, (renderable) s <= 0.
+    """
+    array = np.asarray(coeffs, dtype=np.float32)
+    expected = f"(T, {COEFF_DIM})" if frames else f"({COEFF_DIM},)"
+    if frames and (array.ndim != 2 or array.shape[1] != COEFF_DIM):
+        raise InputError(f"{name}: expected {expected} coefficients, got shape {array.shape}")
+    if not frames and array.shape != (COEFF_DIM,):
+        raise InputError(f"{name}: expected {expected} coefficients, got shape {array.shape}")
+    if frames and array.shape[0] == 0:
+        raise InputError(f"{name}: the motion has 0 frames")
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"{name}: coefficients contain NaN or infinite values")
+    if renderable and np.any(array[..., CROP.start] <= 0):
+        raise InputError(f"{name}: crop scale s (column {CROP.start}) must be positive")
+    return array

@@ -20,7 +20,7 @@ import numpy as np
 
 from pirender.errors import InputError
 from pirender.media.atomic import atomic_path
-from pirender.motion.coeffs import COEFF_DIM, DEFAULT_FPS, SEMANTIC_RADIUS, motion_windows
+from pirender.motion.coeffs import DEFAULT_FPS, SEMANTIC_RADIUS, check_coeffs, motion_windows
 from pirender.motion.crop import CropInfo
 
 FORMAT_VERSION = 1
@@ -42,13 +42,11 @@ class Motion:
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # not saved; reader-specific details
 
     def __post_init__(self) -> None:
-        coeffs = np.asarray(self.coeffs, dtype=np.float32)
-        if coeffs.ndim != 2 or coeffs.shape[1] != COEFF_DIM or coeffs.shape[0] < 1:
-            raise ValueError(f"Motion.coeffs must be (T, {COEFF_DIM}) with T >= 1, got {coeffs.shape}")
-        if not np.all(np.isfinite(coeffs)):
-            raise ValueError("Motion.coeffs contains NaN or infinite values")
+        coeffs = check_coeffs(
+            self.coeffs, name=self.source or "motion", renderable=False
+        )  # the (T, 73) contract
         if not self.fps > 0:
-            raise ValueError(f"Motion.fps must be positive, got {self.fps}")
+            raise InputError(f"{self.source or 'motion'}: fps must be positive, got {self.fps}")
         if self.crop is not None and len(self.crop) != coeffs.shape[0]:
             raise ValueError(f"Motion has {coeffs.shape[0]} frames but {len(self.crop)} crop transforms")
         self.coeffs = np.ascontiguousarray(coeffs)
@@ -109,8 +107,10 @@ class Motion:
                     crop=crop,
                     source=str(data["source"]) if "source" in keys else "",
                 )
-        except InputError:
-            raise
+        except InputError as e:
+            if str(path) in str(e):
+                raise
+            raise InputError(f"{path}: malformed motion .npz ({e})") from None
         except (ValueError, KeyError, OSError, EOFError) as e:
             raise InputError(f"{path}: malformed motion .npz ({' '.join(str(e).split())})") from None
 

@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 
 from pirender.errors import InputError
-from pirender.motion.coeffs import ANGLE, COEFF_DIM, CROP, EXP, MOTION_DIM
+from pirender.motion.coeffs import ANGLE, CROP, EXP, MOTION_DIM, check_coeffs
 
 MotionMode = Literal["absolute", "relative"]
 MOTION_MODES: tuple[str, ...] = ("absolute", "relative")
@@ -36,30 +36,6 @@ MATCH_EXP_WEIGHT = 0.3
 MATCH_ANGLE_WEIGHT = 0.7
 
 _S, _TXY = CROP.start, slice(CROP.start + 1, CROP.stop)
-
-
-def check_coeffs(coeffs: np.ndarray, *, name: str = "coefficients", frames: bool = True) -> np.ndarray:
-    """Validate and return float32 coefficients.
-
-    Args:
-        coeffs: (T, 73) when `frames`, else (73,).
-        name: what to call them in the error message.
-    Raises:
-        InputError: wrong shape, zero frames, NaN or infinite values.
-    """
-    array = np.asarray(coeffs, dtype=np.float32)
-    expected = f"(T, {COEFF_DIM})" if frames else f"({COEFF_DIM},)"
-    if frames and (array.ndim != 2 or array.shape[1] != COEFF_DIM):
-        raise InputError(f"{name}: expected {expected} coefficients, got shape {array.shape}")
-    if not frames and array.shape != (COEFF_DIM,):
-        raise InputError(f"{name}: expected {expected} coefficients, got shape {array.shape}")
-    if frames and array.shape[0] == 0:
-        raise InputError(f"{name}: the motion has 0 frames")
-    if not np.all(np.isfinite(array)):
-        raise InputError(f"{name}: coefficients contain NaN or infinite values")
-    if np.any(array[..., _S] <= 0):
-        raise InputError(f"{name}: crop scale s (column {_S}) must be positive")
-    return array
 
 
 def closest_frame(driving: np.ndarray, source: np.ndarray) -> int:
@@ -125,19 +101,3 @@ def transfer_motion(driving: np.ndarray, source: np.ndarray, mode: MotionMode) -
     if mode == "relative":
         return relative_motion(driving, source)
     raise InputError(f"motion mode must be one of {', '.join(MOTION_MODES)}, got {mode!r}")
-
-
-def constant_windows(coeffs: np.ndarray, window: int) -> np.ndarray:
-    """Each frame's vector repeated over the whole window, as the official intuitive-control demo does.
-
-    A still edit has no temporal context: the window of frame t is frame t repeated, not its
-    neighbours in a sweep (a sweep frame then looks the same as the same edit rendered alone).
-
-    Args:
-        coeffs: (N, 73) per-frame coefficients.
-        window: frames per window (2r+1).
-    Returns:
-        (N, 73, window) float32.
-    """
-    coeffs = check_coeffs(coeffs, name="edited coefficients")
-    return np.ascontiguousarray(np.repeat(coeffs[:, :, None], window, axis=2))

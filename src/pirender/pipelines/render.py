@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 
-from pirender.motion.coeffs import motion_windows
-from pirender.pipelines.motion_transfer import check_coeffs, constant_windows
+from pirender.motion.coeffs import check_coeffs, constant_windows, motion_windows
 
 if TYPE_CHECKING:
     from pirender.engine import RenderEngine

@@ -25,11 +25,11 @@ import torch
 from PIL import Image
 
 from pirender.errors import InputError
+from pirender.motion.coeffs import check_coeffs
 from pirender.motion.crop import CropInfo, CropTransform
 from pirender.motion.faces import FaceSelect
 from pirender.motion.sequence import Motion
 from pirender.pipelines.models import ExtractorSpec, load_extractor
-from pirender.pipelines.motion_transfer import check_coeffs
 
 CropMode = Literal["auto", "always", "never"]
 CROP_MODES: tuple[str, ...] = ("auto", "always", "never")

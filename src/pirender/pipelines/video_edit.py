@@ -37,14 +37,13 @@ import torch
 from scipy import ndimage
 
 from pirender.errors import InputError
-from pirender.motion.coeffs import motion_windows, window_centres
+from pirender.motion.coeffs import check_coeffs, motion_windows, window_centres
 from pirender.motion.crop import CropInfo, CropTransform
 from pirender.motion.faces import FaceSelect
 from pirender.motion.smooth import SmoothingConfig, smooth_motion
 from pirender.pipelines.base import RendererPipeline
 from pirender.pipelines.keep_unchanged import ChangeMaskConfig, change_mask
 from pirender.pipelines.models import ExtractorSpec, load_extractor
-from pirender.pipelines.motion_transfer import check_coeffs
 from pirender.pipelines.output import AudioLike, RenderedVideo
 from pirender.pipelines.source import PASTE_FEATHER, VideoCrop, resize_square, to_tensor
 from pirender.pipelines.video_edits import VideoEdit
