@@ -255,3 +255,19 @@ def test_state_does_not_leak_between_batches(tiny_renderer: PIRenderer, tiny_inp
     assert torch.get_num_threads() == 2
     assert "threads=1" in engine.describe()
     assert sum(len(f) for f in frames) == 3
+
+
+def test_from_options_is_the_one_way_pipelines_build_an_engine(tiny_renderer: PIRenderer) -> None:
+    from pirender.engine.options import RuntimeOptions
+    from pirender.errors import InputError
+
+    engine = RenderEngine.from_options(
+        tiny_renderer, RuntimeOptions(precision="fp32", batch_size=3, workers=2)
+    )
+    assert (engine.batch_size, engine.precision, engine.device.type) == (3, "fp32", "cpu")
+    assert engine.image_size == tiny_renderer.image_size
+    with pytest.raises(InputError, match="workers must be >= 1"):
+        RuntimeOptions(workers=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA device"):
+            RenderEngine.from_options(tiny_renderer, RuntimeOptions(device="cuda"))

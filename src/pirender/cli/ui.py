@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pirender.pipelines.models import RuntimeOptions, resolve_motion_model_path
+    from pirender.engine.options import RuntimeOptions
+    from pirender.pipelines.models import resolve_motion_model_path
 
     if importlib.util.find_spec("gradio") is None:
         raise InputError("the web app needs gradio: pip install 'pirender[ui]'")

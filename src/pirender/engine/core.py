@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from pirender.engine.graph import FastRenderer, SourceCache, Techniques
+from pirender.engine.options import RuntimeOptions
 from pirender.models.renderer import PIRenderer, RenderOutput
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -98,6 +99,21 @@ class RenderEngine:
             machine in float32); frame workers win in bf16 and on a loaded machine, where intra-op
             threads wait for each other (docs/performance.md).
     """
+
+    @classmethod
+    def from_options(cls, renderer: PIRenderer, options: RuntimeOptions | None = None) -> RenderEngine:
+        """The engine for `renderer` run as `options` say (the pipelines' one way to build one); an
+        InputError when the device is not on this machine."""
+        options = options or RuntimeOptions()
+        options.check_available()
+        return cls(
+            renderer,
+            device=options.device,
+            precision=options.precision,
+            backend=options.backend,
+            batch_size=options.batch_size,
+            workers=options.workers,
+        )
 
     def __init__(
         self,

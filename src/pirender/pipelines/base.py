@@ -8,9 +8,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pirender.engine.options import RuntimeOptions
 from pirender.pipelines.models import (
     ExtractorSpec,
-    RuntimeOptions,
     check_image_size,
     default_extractor,
     is_bundled_renderer,

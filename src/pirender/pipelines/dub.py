@@ -26,16 +26,12 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError
 from pirender.motion.coeffs import COEFF_DIM
 from pirender.motion.sequence import Motion
 from pirender.pipelines.keep_unchanged import ChangeMaskConfig
-from pirender.pipelines.models import (
-    ExtractorSpec,
-    RuntimeOptions,
-    load_motion_model,
-    resolve_motion_model_path,
-)
+from pirender.pipelines.models import ExtractorSpec, load_motion_model, resolve_motion_model_path
 from pirender.pipelines.output import VIDEO_OUTPUTS, AudioLike, RenderedVideo, check_output_path
 from pirender.pipelines.source import VideoCrop
 from pirender.pipelines.video_edit import VideoAnalysis, VideoEditPipeline

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError
 from pirender.motion.coeffs import EXP
 from pirender.motion.sequence import Motion
@@ -28,7 +29,7 @@ from pirender.pipelines.base import RendererPipeline
 from pirender.pipelines.edits import Edit, Preset, Sweep, build_edit, parse_sweep
 from pirender.pipelines.keep_unchanged import ChangeMaskConfig
 from pirender.pipelines.keep_unchanged import keep_unchanged as keep_unchanged_pixels
-from pirender.pipelines.models import ExtractorSpec, RuntimeOptions
+from pirender.pipelines.models import ExtractorSpec
 from pirender.pipelines.output import IMAGE_OUTPUTS, VIDEO_OUTPUTS, RenderedVideo, check_output_path, grid
 from pirender.pipelines.render import render_coeffs
 from pirender.pipelines.source import (

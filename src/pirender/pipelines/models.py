@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError
 
 if TYPE_CHECKING:
@@ -31,42 +32,7 @@ if TYPE_CHECKING:
 ASSET_DIR = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_RENDERER = ASSET_DIR / "renderer_synthhead_128"
 DEFAULT_MOTION_MODEL = ASSET_DIR / "audio_flow"
-DEVICES = ("cpu", "cuda", "mps")
 EXTRACTORS = ("synthhead", "deep3d")
-
-
-@dataclass(frozen=True)
-class RuntimeOptions:
-    """How to run the renderer (never part of a model's config): passed through to RenderEngine."""
-
-    device: str = "cpu"
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16
-    backend: str = "torch"  # torch | onnx
-    batch_size: int | None = None  # None: the engine's choice for the device
-    workers: int | None = None  # CPU frame workers (RenderEngine); None: 1
-
-    def __post_init__(self) -> None:
-        base = self.device.split(":")[0]
-        if base not in DEVICES:
-            raise InputError(
-                f"device must be one of {', '.join(DEVICES)} (optionally cuda:N), got {self.device!r}"
-            )
-        if self.batch_size is not None and self.batch_size < 1:
-            raise InputError(f"batch size must be >= 1, got {self.batch_size}")
-        if self.workers is not None and self.workers < 1:
-            raise InputError(f"workers must be >= 1, got {self.workers}")
-        if (self.workers or 1) > 1 and (self.backend != "torch" or self.device.split(":")[0] != "cpu"):
-            raise InputError("--workers > 1 is for the torch backend on CPU")
-
-    def check_available(self) -> None:
-        """InputError when the requested device is not present on this machine."""
-        import torch
-
-        base = self.device.split(":")[0]
-        if base == "cuda" and not torch.cuda.is_available():
-            raise InputError("--device cuda: no CUDA device is available")
-        if base == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise InputError("--device mps: Apple MPS is not available")
 
 
 def resolve_renderer_path(path: str | os.PathLike[str] | None) -> Path:
@@ -106,18 +72,10 @@ def load_engine(renderer: Any, options: RuntimeOptions | None = None) -> tuple[R
     if isinstance(renderer, RenderEngine):
         return renderer, renderer.image_size
     if isinstance(renderer, PIRenderer):
-        options.check_available()
-        engine = RenderEngine(
-            renderer,
-            device=options.device,
-            precision=options.precision,
-            backend=options.backend,
-            batch_size=options.batch_size,
-            workers=options.workers,
-        )
+        engine = RenderEngine.from_options(renderer, options)
         return engine, engine.image_size
     path = resolve_renderer_path(renderer)
-    options.check_available()
+    options.check_available()  # before the model is read
     engine = _cached_engine(str(path.resolve()), options)
     return engine, engine.image_size
 
@@ -127,15 +85,7 @@ def _cached_engine(path: str, options: RuntimeOptions) -> RenderEngine:
     from pirender.engine import RenderEngine
     from pirender.models.loading import load_renderer
 
-    model = load_renderer(path, device=options.device)
-    return RenderEngine(
-        model,
-        device=options.device,
-        precision=options.precision,
-        backend=options.backend,
-        batch_size=options.batch_size,
-        workers=options.workers,
-    )
+    return RenderEngine.from_options(load_renderer(path, device=options.device), options)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError
 from pirender.pipelines.base import RendererPipeline
-from pirender.pipelines.models import ExtractorSpec, RuntimeOptions
+from pirender.pipelines.models import ExtractorSpec
 from pirender.pipelines.motion_transfer import MOTION_MODES, transfer_motion
 from pirender.pipelines.output import (
     VIDEO_OUTPUTS,

@@ -21,15 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError
 from pirender.motion.coeffs import CROP, with_crop
 from pirender.pipelines.base import RendererPipeline
-from pirender.pipelines.models import (
-    ExtractorSpec,
-    RuntimeOptions,
-    load_motion_model,
-    resolve_motion_model_path,
-)
+from pirender.pipelines.models import ExtractorSpec, load_motion_model, resolve_motion_model_path
 from pirender.pipelines.output import VIDEO_OUTPUTS, RenderedVideo, check_output_path, hstack
 from pirender.pipelines.render import render_coeffs
 from pirender.pipelines.source import (

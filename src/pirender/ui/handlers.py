@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError, one_line
 from pirender.motion.coeffs import EXP
 from pirender.motion.crop import CropTransform
@@ -39,7 +40,7 @@ from pirender.pipelines.edits import (
     parse_exp_assignments,
     parse_sweep,
 )
-from pirender.pipelines.models import ExtractorSpec, RuntimeOptions
+from pirender.pipelines.models import ExtractorSpec
 from pirender.pipelines.reenact import ReenactPipeline
 from pirender.pipelines.source import (
     ImageLike,
