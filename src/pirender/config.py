@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pirender.errors import InputError
+
 # The side of the crops the released face model was trained on (spec §3/§4); a model folder records
 # its own (PIRenderer.image_size), and this is what official checkpoints and old folders without one get.
 OFFICIAL_IMAGE_SIZE = 256
@@ -51,22 +53,22 @@ class RendererConfig:
 
     def __post_init__(self) -> None:
         if self.resblock not in ("official", "fixed"):
-            raise ValueError(f"resblock must be 'official' or 'fixed', got {self.resblock!r}")
+            raise InputError(f"resblock must be 'official' or 'fixed', got {self.resblock!r}")
         if self.editing_output not in ("official", "residual"):
-            raise ValueError(f"editing_output must be 'official' or 'residual', got {self.editing_output!r}")
+            raise InputError(f"editing_output must be 'official' or 'residual', got {self.editing_output!r}")
         if not isinstance(self.source_conditioning, bool):
-            raise ValueError(f"source_conditioning must be true or false, got {self.source_conditioning!r}")
+            raise InputError(f"source_conditioning must be true or false, got {self.source_conditioning!r}")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.type == "int" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ValueError(f"RendererConfig.{f.name} must be a positive int, got {value!r}")
+                raise InputError(f"RendererConfig.{f.name} must be a positive int, got {value!r}")
         if self.window < 6 * self.mapping_layers + 7:
-            raise ValueError(
+            raise InputError(
                 f"semantic_radius {self.semantic_radius} gives a {self.window}-frame window; the mapping "
                 f"network with {self.mapping_layers} layers needs at least {6 * self.mapping_layers + 7}"
             )
         if self.warping_decoder_layers > self.warping_encoder_layers:
-            raise ValueError("warping_decoder_layers cannot exceed warping_encoder_layers")
+            raise InputError("warping_decoder_layers cannot exceed warping_encoder_layers")
 
     @property
     def window(self) -> int:
@@ -92,7 +94,7 @@ class RendererConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown RendererConfig keys: {', '.join(unknown)}")
+            raise InputError(f"unknown RendererConfig keys: {', '.join(unknown)}")
         return cls(**data)
 
     @classmethod

@@ -9,6 +9,7 @@ import torch
 from pirender.engine import RenderEngine
 from pirender.engine.core import to_uint8
 from pirender.engine.graph import FastRenderer, Techniques
+from pirender.errors import InputError
 from pirender.models.renderer import PIRenderer
 
 TINY_FLOOR = 5e-5  # spec 10.1: tiny-config float32 tolerance
@@ -197,7 +198,7 @@ def test_describe_and_auto_choices(tiny_renderer: PIRenderer) -> None:
     ],
 )
 def test_bad_arguments(tiny_renderer: PIRenderer, kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InputError, match=message):
         RenderEngine(tiny_renderer, **kwargs)
 
 
@@ -205,13 +206,13 @@ def test_bad_inputs(tiny_renderer: PIRenderer, tiny_inputs) -> None:
     source, windows = tiny_inputs
     engine = RenderEngine(tiny_renderer)
     descriptors = engine.encode_motion(windows)
-    with pytest.raises(ValueError, match="source_image"):
+    with pytest.raises(InputError, match="source_image"):
         next(engine.render_frames(torch.cat([source, source]), descriptors))
-    with pytest.raises(ValueError, match="multiples"):
+    with pytest.raises(InputError, match="multiples"):
         next(engine.render_frames(source[..., :48], descriptors))
-    with pytest.raises(ValueError, match="descriptors"):
+    with pytest.raises(InputError, match="descriptors"):
         next(engine.render_frames(source, descriptors[:, :8]))
-    with pytest.raises(ValueError, match="driving_coeffs"):
+    with pytest.raises(InputError, match="driving_coeffs"):
         engine.encode_motion(windows[:, :70])
 
 

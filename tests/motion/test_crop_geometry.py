@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pirender.errors import InputError
 from pirender.motion import CropInfo, CropTransform
 
 
@@ -49,7 +50,7 @@ def test_paste_back_replaces_only_the_crop_region_with_a_soft_edge() -> None:
     assert 0 < out[50, 31, 0] < 200  # feathered edge: a blend
     hard = t.paste_back(image, np.full((64, 64, 3), 200, np.uint8), feather=0.0)
     assert hard[50, 31, 0] == 200 and hard[50, 29, 0] == 0
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         t.paste_back(np.zeros((50, 50, 3), np.uint8), np.zeros((64, 64, 3), np.uint8))
 
 

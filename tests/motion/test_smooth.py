@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pirender.errors import InputError
 from pirender.motion import SmoothingConfig, smooth_motion
 
 
@@ -69,5 +70,5 @@ def test_parse() -> None:
     assert SmoothingConfig.parse("gaussian:0.1").pose_sigma == 0.1
     assert SmoothingConfig.parse("one-euro:2").min_cutoff == 2.0
     for bad in ("median", "gaussian:x"):
-        with pytest.raises(ValueError):
+        with pytest.raises(InputError):
             SmoothingConfig.parse(bad)

@@ -12,7 +12,7 @@ import pytest
 import pirender
 from pirender.cli.main import main
 from pirender.engine import RenderEngine
-from pirender.errors import CheckpointError
+from pirender.errors import CheckpointError, InputError
 from pirender.pipelines.edit import EditPipeline
 from pirender.pipelines.models import load_engine
 from pirender.synth.expression import neutral_coeffs
@@ -76,7 +76,7 @@ def test_convert_refuses_an_image_size_the_renderer_cannot_take(
 
 def test_the_size_has_one_place(tmp_path: Path) -> None:
     """Provenance no longer carries the size: a contradicting one is refused, not silently ignored."""
-    with pytest.raises(ValueError, match="image_size"):
+    with pytest.raises(InputError, match="image_size"):
         pirender.PIRenderer(pirender.RendererConfig.tiny()).save_pretrained(
             tmp_path / "x", provenance={"image_size": 128}
         )

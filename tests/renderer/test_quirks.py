@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from pirender import PIRenderer, RendererConfig
+from pirender.errors import InputError
 from pirender.models.blocks import LayerNorm2d
 from pirender.models.flow import base_grid, flow_to_grid, warp
 
@@ -69,20 +70,20 @@ def test_fixed_resblock_uses_conv1() -> None:
 
 def test_input_validation() -> None:
     model = PIRenderer(RendererConfig.tiny())
-    with pytest.raises(ValueError, match="driving_coeffs must be"):
+    with pytest.raises(InputError, match="driving_coeffs must be"):
         model(torch.zeros(1, 3, 64, 64), torch.zeros(1, 70, 27))
-    with pytest.raises(ValueError, match="multiples of 32"):
+    with pytest.raises(InputError, match="multiples of 32"):
         model(torch.zeros(1, 3, 48, 48), torch.zeros(1, 73, 27))
 
 
 def test_config_validation_and_roundtrip() -> None:
     config = RendererConfig.tiny()
     assert RendererConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(ValueError, match="unknown RendererConfig keys: widht"):
+    with pytest.raises(InputError, match="unknown RendererConfig keys: widht"):
         RendererConfig.from_dict({"widht": 3})
-    with pytest.raises(ValueError, match="needs at least 25"):
+    with pytest.raises(InputError, match="needs at least 25"):
         RendererConfig(semantic_radius=5)
-    with pytest.raises(ValueError, match="resblock"):
+    with pytest.raises(InputError, match="resblock"):
         RendererConfig(resblock="new")
 
 

@@ -9,6 +9,7 @@ import torch
 
 from pirender import PIRenderer, RendererConfig
 from pirender.engine import RenderEngine
+from pirender.errors import InputError
 
 
 def _residual_model(zero_final: bool) -> PIRenderer:
@@ -45,5 +46,5 @@ def test_the_engine_renders_the_residual_output_like_the_plain_forward(tmp_path)
 
 def test_official_config_stays_official_and_a_bad_value_is_refused() -> None:
     assert RendererConfig().editing_output == "official"
-    with pytest.raises(ValueError, match="editing_output"):
+    with pytest.raises(InputError, match="editing_output"):
         RendererConfig(editing_output="sum")

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from pirender import PIRenderer, RendererConfig, load_renderer
+from pirender.errors import InputError
 from pirender.training.standardize import coefficient_stats, plain_renderer, standardize
 
 
@@ -34,13 +35,13 @@ def test_switching_it_on_keeps_the_output_and_it_then_depends_on_the_source() ->
         assert not torch.allclose(one, other)
     # a plain model ignores source coefficients (pipelines may always pass them)
     assert torch.equal(plain(image, windows, source_coeffs=own).image, plain(image, windows).image)
-    with pytest.raises(ValueError, match="source-conditioned: pass source_coeffs"):
+    with pytest.raises(InputError, match="source-conditioned: pass source_coeffs"):
         model(image, windows)
-    with pytest.raises(ValueError, match=r"source_coeffs must be \(2, 73\)"):
+    with pytest.raises(InputError, match=r"source_coeffs must be \(2, 73\)"):
         model(image, windows, source_coeffs=own[:1])
-    with pytest.raises(ValueError, match="already source-conditioned"):
+    with pytest.raises(InputError, match="already source-conditioned"):
         model.with_source_conditioning()
-    with pytest.raises(ValueError, match="source_conditioning must be true or false"):
+    with pytest.raises(InputError, match="source_conditioning must be true or false"):
         RendererConfig(source_conditioning="yes")  # type: ignore[arg-type]
 
 

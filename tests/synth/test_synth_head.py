@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from pirender.errors import InputError
 from pirender.motion.camera import project
 from pirender.synth import (
     EXPRESSION_CONTROLS,
@@ -221,11 +222,11 @@ def test_rotation_changes_shading() -> None:
 
 
 def test_bad_coefficients_rejected(head: SynthHead) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         head.render(np.zeros(70, np.float32))
     bad = neutral_coeffs()
     bad[3] = np.nan
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         head.render(bad)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError):
         Identity.from_seed(-1)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pirender.errors import PirenderError
+from pirender.errors import CheckpointError, InputError, PirenderError
 
 pytest.importorskip("gradio", reason="the web app needs gradio (pip install 'pirender[ui]')")
 
@@ -138,6 +138,37 @@ def test_gradio_handlers_turn_errors_into_messages() -> None:
     with pytest.raises(gr.Error) as info:
         bug()
     assert info.value.message.startswith("internal error: KeyError") and "\n" not in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (InputError("clip.mp4: corrupt\n video"), "clip.mp4: corrupt video"),
+        (CheckpointError("model.pt: truncated"), "model.pt: truncated"),
+        (
+            FileNotFoundError(2, "No such file or directory", "gone.png"),
+            "No such file or directory: gone.png",
+        ),
+        (
+            ValueError("expected (T, 73) motion, got (4, 70)"),
+            "internal error: ValueError: expected (T, 73) motion, got (4, 70) (details in the server log)",
+        ),
+        (TypeError("bad arg"), "internal error: TypeError: bad arg (details in the server log)"),
+    ],
+)
+def test_only_pirender_errors_are_user_errors_in_the_page(error: Exception, message: str) -> None:
+    """A PirenderError (or a missing file) is shown as itself; a ValueError is a bug like any other."""
+    import gradio as gr
+
+    from pirender.ui.app import user_errors
+
+    @user_errors
+    def handler() -> None:
+        raise error
+
+    with pytest.raises(gr.Error) as info:
+        handler()
+    assert info.value.message == message
 
 
 def _event(app, name: str):  # noqa: ANN001, ANN202 (gradio Blocks -> BlockFunction)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pirender.audio.features import N_MELS
+from pirender.errors import InputError
 from pirender.motion.coeffs import MOTION_DIM
 
 _C = TypeVar("_C")
@@ -49,10 +50,10 @@ class AudioFlowConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
-            raise ValueError(f"AudioFlowConfig.kind must be one of {MODEL_KINDS}, got {self.kind!r}")
+            raise InputError(f"AudioFlowConfig.kind must be one of {MODEL_KINDS}, got {self.kind!r}")
         _check_fields(self)
         if self.motion_dim < 2:
-            raise ValueError("motion_dim must be at least 2 (the coupling splits it in two)")
+            raise InputError("motion_dim must be at least 2 (the coupling splits it in two)")
 
     @property
     def window(self) -> int:
@@ -91,9 +92,9 @@ class AudioTrainConfig:
     def __post_init__(self) -> None:
         _check_fields(self)
         if self.lr_final > self.lr:
-            raise ValueError("lr_final must not exceed lr")
+            raise InputError("lr_final must not exceed lr")
         if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError("val_fraction must be in [0, 1)")
+            raise InputError("val_fraction must be in [0, 1)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,9 +113,9 @@ def _check_fields(obj: Any) -> None:
         if f.type in ("int", "float"):
             ok_type = isinstance(value, (int, float)) if f.type == "float" else isinstance(value, int)
             if not ok_type or isinstance(value, bool):
-                raise ValueError(f"{type(obj).__name__}.{f.name} must be {f.type}, got {value!r}")
+                raise InputError(f"{type(obj).__name__}.{f.name} must be {f.type}, got {value!r}")
             if value < 0 or (value == 0 and f.name not in _NON_NEGATIVE):
-                raise ValueError(f"{type(obj).__name__}.{f.name} must be positive, got {value!r}")
+                raise InputError(f"{type(obj).__name__}.{f.name} must be positive, got {value!r}")
 
 
 def _from_dict(cls: type[_C], data: dict[str, Any]) -> _C:
@@ -122,5 +123,5 @@ def _from_dict(cls: type[_C], data: dict[str, Any]) -> _C:
     known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
+        raise InputError(f"unknown {cls.__name__} keys: {', '.join(unknown)}")
     return cls(**data)

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import torch
 
+from pirender.errors import InputError
 from pirender.media.audio import SAMPLE_RATE, resample
 
 N_FFT = 400  # 25 ms window at 16 kHz
@@ -60,7 +61,7 @@ def log_mel(samples: np.ndarray | torch.Tensor, sample_rate: int = SAMPLE_RATE) 
         samples = resample(torch.as_tensor(samples).numpy(), sample_rate, SAMPLE_RATE)
     audio = torch.as_tensor(samples, dtype=torch.float32)
     if audio.ndim != 1:
-        raise ValueError(f"expected mono samples (N,), got shape {tuple(audio.shape)}")
+        raise InputError(f"expected mono samples (N,), got shape {tuple(audio.shape)}")
     if audio.numel() < N_FFT // 2 + 1:  # reflect padding needs a little audio; pad very short clips
         audio = torch.nn.functional.pad(audio, (0, N_FFT // 2 + 1 - audio.numel()))
     spec = torch.stft(

@@ -29,7 +29,7 @@ from torch import nn
 from pirender.audio.config import AudioFlowConfig
 from pirender.audio.features import pad_silence, window_index
 from pirender.audio.normalizing_flow import ConditionalGlow
-from pirender.errors import CheckpointError
+from pirender.errors import CheckpointError, PirenderError
 from pirender.weights.strict import load_strict
 
 FORMAT_VERSION = 1
@@ -306,9 +306,9 @@ class MotionFlow(nn.Module):
         try:
             meta = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8"))
             if meta.get("format_version") != FORMAT_VERSION or meta.get("model") != "MotionFlow":
-                raise ValueError(f"not a MotionFlow config of format {FORMAT_VERSION}")
+                raise CheckpointError(f"not a MotionFlow config of format {FORMAT_VERSION}")
             config = AudioFlowConfig.from_dict(meta["config"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (OSError, ValueError, KeyError, TypeError, PirenderError) as e:  # bad JSON, a bad config
             raise CheckpointError(f"cannot read {directory / CONFIG_NAME}: {e}") from e
         from safetensors.torch import load_file
 

@@ -100,12 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated as e:
         print(f"pirender: terminated ({e})", file=sys.stderr)
         return e.exit_code
-    except (PirenderError, FileNotFoundError, IsADirectoryError, PermissionError, ValueError) as e:
+    except (PirenderError, FileNotFoundError, IsADirectoryError, PermissionError) as e:  # the user's to fix
         if os.environ.get("PIRENDER_DEBUG"):
             raise
         print(f"pirender {args.command}: error: {one_line(e)}", file=sys.stderr)
         return _EXIT_USER_ERROR
-    except Exception as e:  # an internal error: still one line, with a way to get the traceback
+    except Exception as e:  # an internal error (a ValueError too): one line, with a way to get the traceback
         if os.environ.get("PIRENDER_DEBUG"):
             raise
         if (extra := missing_extra(e)) is not None:  # not a bug: an optional extra to install

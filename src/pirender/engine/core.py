@@ -20,6 +20,7 @@ import torch
 
 from pirender.engine.graph import FastRenderer, SourceCache, Techniques
 from pirender.engine.options import RuntimeOptions
+from pirender.errors import InputError
 from pirender.models.renderer import PIRenderer, RenderOutput
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -129,15 +130,15 @@ class RenderEngine:
         workers: int | None = None,
     ) -> None:
         if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+            raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+            raise InputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise InputError(f"batch_size must be >= 1, got {batch_size}")
         if threads is not None and threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
+            raise InputError(f"threads must be >= 1, got {threads}")
         if workers is not None and workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+            raise InputError(f"workers must be >= 1, got {workers}")
         self.threads = threads
         self.device = torch.device(device)
         self.renderer = renderer.to(self.device).eval()
@@ -146,12 +147,12 @@ class RenderEngine:
         self.backend = backend
         self.precision = resolve_precision(precision, self.device, backend)
         if backend == "onnx" and self.precision != "fp32":
-            raise ValueError("the onnx backend runs fp32 graphs; use precision='fp32' or 'auto'")
+            raise InputError("the onnx backend runs fp32 graphs; use precision='fp32' or 'auto'")
         if self.precision == "fp16" and self.device.type == "cpu":
-            raise ValueError("fp16 runs on GPUs only; on CPU use fp32 or bf16")
+            raise InputError("fp16 runs on GPUs only; on CPU use fp32 or bf16")
         frame_parallel = backend == "torch" and self.device.type == "cpu"
         if workers is not None and workers > 1 and not frame_parallel:
-            raise ValueError("workers > 1 is for the torch backend on CPU")
+            raise InputError("workers > 1 is for the torch backend on CPU")
         cuda = self.device.type == "cuda"
         self.workers = workers or 1
         self.batch_size = batch_size or (CUDA_BATCH if cuda else max(CPU_BATCH, self.workers))
@@ -235,11 +236,11 @@ class RenderEngine:
     ) -> Iterator[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]]:
         n = descriptors.shape[0]
         if descriptors.ndim != 3 or descriptors.shape[1] != self.config.descriptor_nc:
-            raise ValueError(
+            raise InputError(
                 f"descriptors must be (N, {self.config.descriptor_nc}, 1), got {tuple(descriptors.shape)}"
             )
         if source_image.ndim != 4 or source_image.shape[0] not in (1, n):
-            raise ValueError(
+            raise InputError(
                 f"source_image must be (1, 3, H, W) or ({n}, 3, H, W), got {tuple(source_image.shape)}"
             )
         m = self.config.size_multiple
@@ -248,7 +249,7 @@ class RenderEngine:
             or source_image.shape[2] % m
             or source_image.shape[3] % m
         ):
-            raise ValueError(
+            raise InputError(
                 f"source_image must be (B, {self.config.image_nc}, H, W) with H, W multiples of {m}, "
                 f"got {tuple(source_image.shape)}"
             )
@@ -328,7 +329,7 @@ class RenderEngine:
             path = self._onnx_path
             if path is None:
                 if size[0] != size[1]:
-                    raise ValueError(f"the ONNX export renders square images, got {size[0]}x{size[1]}")
+                    raise InputError(f"the ONNX export renders square images, got {size[0]}x{size[1]}")
                 self._tmpdir = self._tmpdir or tempfile.TemporaryDirectory(prefix="pirender-onnx-")
                 path = export_onnx(
                     self.renderer, Path(self._tmpdir.name) / f"renderer_{size[0]}.onnx", image_size=size[0]

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pirender.errors import InputError
 from pirender.motion.extract.synthhead import SynthHeadExtractor, SynthHeadNet, cut_windows
 
 
@@ -77,5 +78,7 @@ class ExpressionLoss(nn.Module):
                 ref = cut_windows(_resize(truth.float(), branch.frame_size), placement, branch)
             terms.append((out - ref).abs().mean())
         if not terms:
-            raise ValueError("the extractor has no window branches: the region term has nothing to compare")
+            raise InputError(
+                "loss.region_weight > 0 needs an expression extractor with window branches; this one has none"
+            )
         return torch.stack(terms).mean()

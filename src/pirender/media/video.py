@@ -181,7 +181,7 @@ class VideoWriter:
         crf: int = 18,
     ) -> None:
         if not fps or fps <= 0:
-            raise ValueError(f"fps must be positive, got {fps}")
+            raise InputError(f"fps must be positive, got {fps}")
         self.path = Path(path)
         self.fps = float(fps)
         self.size = None if size is None else (int(size[0]), int(size[1]))
@@ -312,7 +312,7 @@ def _load_audio(audio: AudioSource) -> tuple[np.ndarray, int]:
         if samples.ndim == 1:
             samples = samples[:, None]
         if samples.ndim != 2 or samples.shape[1] not in (1, 2):
-            raise ValueError(f"audio samples must be (N,) or (N, 1|2), got {samples.shape}")
+            raise InputError(f"audio samples must be (N,) or (N, 1|2), got {samples.shape}")
         return np.clip(samples, -1.0, 1.0), int(rate)
     path = Path(audio)  # type: ignore[arg-type]
     try:

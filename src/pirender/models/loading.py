@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from pirender.errors import CheckpointError
+from pirender.errors import CheckpointError, InputError
 from pirender.models.renderer import PIRenderer
 from pirender.weights import format as our_format
 from pirender.weights import official
@@ -69,7 +69,7 @@ def _from_official(data: dict, path: Path, weights: str) -> tuple[PIRenderer, di
         ours, _ = official.convert_state_dict(state, config)
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
-    except ValueError as e:  # shapes that describe no valid architecture
+    except (InputError, ValueError) as e:  # shapes that describe no valid architecture
         raise CheckpointError(f"{path}: tensor shapes describe no PIRenderer architecture: {e}") from None
     return PIRenderer(config), ours
 

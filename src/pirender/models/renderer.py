@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from pirender.config import OFFICIAL_IMAGE_SIZE, RendererConfig
+from pirender.errors import InputError
 from pirender.models.editing import AdaINResBlock, EditingNet
 from pirender.models.mapping import MappingNet
 from pirender.models.warping import WarpingNet
@@ -64,12 +65,12 @@ class PIRenderer(nn.Module):
         if not self.config.source_conditioning:
             return self.mapping_net(driving_coeffs)
         if source_coeffs is None:
-            raise ValueError(
+            raise InputError(
                 "this renderer is source-conditioned: pass source_coeffs (B, 73), the source image's own "
                 "coefficients"
             )
         if source_coeffs.shape != (driving_coeffs.shape[0], self.config.coeff_nc):
-            raise ValueError(
+            raise InputError(
                 f"source_coeffs must be ({driving_coeffs.shape[0]}, {self.config.coeff_nc}), "
                 f"got {tuple(source_coeffs.shape)}"
             )
@@ -113,7 +114,7 @@ class PIRenderer(nn.Module):
         computes: the same weights, the new source layer zero. Fine-tuning it then learns to use the
         source's own coefficients."""
         if self.config.source_conditioning:
-            raise ValueError("this renderer is already source-conditioned")
+            raise InputError("this renderer is already source-conditioned")
         model = PIRenderer(
             dataclasses.replace(self.config, source_conditioning=True), image_size=self.image_size
         )
@@ -149,20 +150,20 @@ class PIRenderer(nn.Module):
 
 def _check_coeffs(driving_coeffs: torch.Tensor, config: RendererConfig) -> None:
     if driving_coeffs.ndim != 3 or driving_coeffs.shape[1] != config.coeff_nc:
-        raise ValueError(
+        raise InputError(
             f"driving_coeffs must be (B, {config.coeff_nc}, {config.window}), got {tuple(driving_coeffs.shape)}"
         )
     if driving_coeffs.shape[2] < 6 * config.mapping_layers + 7:
-        raise ValueError(f"driving_coeffs window {driving_coeffs.shape[2]} is too short; use {config.window}")
+        raise InputError(f"driving_coeffs window {driving_coeffs.shape[2]} is too short; use {config.window}")
 
 
 def _check_image(source_image: torch.Tensor, config: RendererConfig) -> None:
     m = config.size_multiple
     if source_image.ndim != 4 or source_image.shape[1] != config.image_nc:
-        raise ValueError(
+        raise InputError(
             f"source_image must be (B, {config.image_nc}, H, W), got {tuple(source_image.shape)}"
         )
     if source_image.shape[2] % m or source_image.shape[3] % m:
-        raise ValueError(
+        raise InputError(
             f"image height and width must be multiples of {m}, got {tuple(source_image.shape[2:])}"
         )

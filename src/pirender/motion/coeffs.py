@@ -96,7 +96,7 @@ def to_lmdb_rows(motion: np.ndarray) -> np.ndarray:
 def window_indices(num_frames: int, index: int, radius: int = SEMANTIC_RADIUS) -> np.ndarray:
     """Frame indices index-r .. index+r, clamped to [0, num_frames-1]."""
     if num_frames < 1:
-        raise ValueError("a motion needs at least one frame")
+        raise InputError("a motion needs at least one frame")
     return np.clip(np.arange(index - radius, index + radius + 1), 0, num_frames - 1)
 
 
@@ -119,7 +119,7 @@ def motion_windows(
     """
     motion = np.asarray(motion, dtype=np.float32)
     if motion.ndim != 2 or motion.shape[1] != COEFF_DIM:
-        raise ValueError(f"expected (T, {COEFF_DIM}) motion, got {motion.shape}")
+        raise InputError(f"expected (T, {COEFF_DIM}) motion, got {motion.shape}")
     num_frames = motion.shape[0]
     if indices is None:
         indices = np.arange(num_frames)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from pirender.errors import InputError
+
 
 @dataclass(frozen=True)
 class CropTransform:
@@ -28,7 +30,7 @@ class CropTransform:
 
     def __post_init__(self) -> None:
         if not self.side > 0 or self.size < 1:
-            raise ValueError(f"crop side and size must be positive, got side={self.side}, size={self.size}")
+            raise InputError(f"crop side and size must be positive, got side={self.side}, size={self.size}")
 
     @property
     def origin(self) -> tuple[float, float]:
@@ -67,7 +69,7 @@ class CropTransform:
         image = np.asarray(image)
         h, w = image.shape[:2]
         if (w, h) != (self.source_width, self.source_height):
-            raise ValueError(
+            raise InputError(
                 f"crop was made for a {self.source_width}x{self.source_height} image, got {w}x{h}"
             )
         x0, y0 = self.origin
@@ -110,13 +112,13 @@ class CropTransform:
         rendered_crop = np.asarray(rendered_crop)
         h, w = original.shape[:2]
         if (w, h) != (self.source_width, self.source_height):
-            raise ValueError(
+            raise InputError(
                 f"crop was made for a {self.source_width}x{self.source_height} image, got {w}x{h}"
             )
         if rendered_crop.ndim != 3 or rendered_crop.shape[0] != rendered_crop.shape[1]:
-            raise ValueError(f"rendered crop must be (R, R, 3), got {rendered_crop.shape}")
+            raise InputError(f"rendered crop must be (R, R, 3), got {rendered_crop.shape}")
         if alpha is not None and alpha.shape != rendered_crop.shape[:2]:
-            raise ValueError(f"alpha must be {rendered_crop.shape[:2]}, got {alpha.shape}")
+            raise InputError(f"alpha must be {rendered_crop.shape[:2]}, got {alpha.shape}")
         x0, y0 = self.origin
         ix0, iy0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
         ix1, iy1 = min(w, int(np.ceil(x0 + self.side))), min(h, int(np.ceil(y0 + self.side)))
@@ -185,7 +187,7 @@ class CropInfo:
         centers = np.asarray(self.centers, dtype=np.float32).reshape(-1, 2)
         sides = np.asarray(self.sides, dtype=np.float32).reshape(-1)
         if len(centers) != len(sides):
-            raise ValueError(f"crop centers ({len(centers)}) and sides ({len(sides)}) differ in length")
+            raise InputError(f"crop centers ({len(centers)}) and sides ({len(sides)}) differ in length")
         object.__setattr__(self, "centers", centers)
         object.__setattr__(self, "sides", sides)
 

@@ -215,7 +215,7 @@ class FaceCropper:
         min_confidence: float = 0.5,
     ) -> None:
         if size < 8 or scale <= 0:
-            raise ValueError(f"bad crop size {size} or scale {scale}")
+            raise InputError(f"crop size must be >= 8 and scale > 0, got size={size}, scale={scale}")
         self.size = size
         self.scale = scale
         self.model_path = resolve_model_path(model_path)
@@ -486,7 +486,7 @@ def smooth_boxes(
     if mode == "fixed":
         return np.broadcast_to(np.median(boxes, axis=0), boxes.shape).copy()
     if mode != "track":
-        raise ValueError(f"crop mode must be 'track' or 'fixed', got {mode!r}")
+        raise InputError(f"crop mode must be 'track' or 'fixed', got {mode!r}")
     sigma = smoothing * fps
     if sigma > 0 and len(boxes) > 1:
         boxes = gaussian_filter1d(boxes, sigma=sigma, axis=0, mode="nearest")
@@ -497,12 +497,12 @@ def crop_frames(frames: Iterable[np.ndarray], crop: CropInfo) -> Iterator[np.nda
     """Apply per-frame crops: yields (S, S, 3) uint8 crops."""
     for index, frame in enumerate(frames):
         if index >= len(crop):
-            raise ValueError(f"more frames than crop transforms ({len(crop)})")
+            raise InputError(f"more frames than crop transforms ({len(crop)})")
         yield crop[index].apply(frame)
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+        raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
     return np.ascontiguousarray(image)

@@ -48,7 +48,7 @@ class Motion:
         if not self.fps > 0:
             raise InputError(f"{self.source or 'motion'}: fps must be positive, got {self.fps}")
         if self.crop is not None and len(self.crop) != coeffs.shape[0]:
-            raise ValueError(f"Motion has {coeffs.shape[0]} frames but {len(self.crop)} crop transforms")
+            raise InputError(f"Motion has {coeffs.shape[0]} frames but {len(self.crop)} crop transforms")
         self.coeffs = np.ascontiguousarray(coeffs)
         self.fps = float(self.fps)
 

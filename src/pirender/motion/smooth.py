@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from pirender.errors import InputError
 from pirender.motion.coeffs import ANGLE, COEFF_DIM, CROP, EXP, TRANS
 
 
@@ -34,22 +35,22 @@ class SmoothingConfig:
 
     def __post_init__(self) -> None:
         if self.method not in ("none", "gaussian", "one-euro"):
-            raise ValueError(f"smoothing method must be none, gaussian or one-euro, got {self.method!r}")
+            raise InputError(f"smoothing method must be none, gaussian or one-euro, got {self.method!r}")
         if min(self.exp_sigma, self.pose_sigma, self.crop_sigma) < 0 or self.min_cutoff <= 0:
-            raise ValueError("smoothing sigmas must be >= 0 and min_cutoff > 0")
+            raise InputError("smoothing sigmas must be >= 0 and min_cutoff > 0")
 
     @classmethod
     def parse(cls, text: str) -> SmoothingConfig:
         """From a CLI string: "none", "gaussian", "one-euro", or "gaussian:SIGMA" (seconds, all groups)."""
         method, _, value = text.partition(":")
         if method not in ("none", "gaussian", "one-euro"):
-            raise ValueError(f"--smooth: expected none, gaussian[:SECONDS] or one-euro, got {text!r}")
+            raise InputError(f"--smooth: expected none, gaussian[:SECONDS] or one-euro, got {text!r}")
         if not value:
             return cls(method=method)  # type: ignore[arg-type]
         try:
             sigma = float(value)
         except ValueError:
-            raise ValueError(f"--smooth: {value!r} is not a number of seconds") from None
+            raise InputError(f"--smooth: {value!r} is not a number of seconds") from None
         if method == "one-euro":
             return cls(method=method, min_cutoff=sigma)
         return cls(method=method, exp_sigma=sigma, pose_sigma=sigma, crop_sigma=sigma)  # type: ignore[arg-type]
@@ -68,7 +69,7 @@ def smooth_motion(coeffs: np.ndarray, fps: float, config: SmoothingConfig | None
     config = config or SmoothingConfig()
     coeffs = np.asarray(coeffs, dtype=np.float32)
     if coeffs.ndim != 2 or coeffs.shape[1] != COEFF_DIM:
-        raise ValueError(f"expected (T, {COEFF_DIM}) motion, got {coeffs.shape}")
+        raise InputError(f"expected (T, {COEFF_DIM}) motion, got {coeffs.shape}")
     out = coeffs.copy()
     if config.method == "none" or len(coeffs) < 2:
         return out

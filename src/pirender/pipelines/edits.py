@@ -145,15 +145,28 @@ def load_preset(name_or_path: str | os.PathLike[str]) -> Preset:
     if isinstance(raw, list):
         if len(raw) != EXP_DIM:
             raise InputError(f"{path}: 'exp' must list {EXP_DIM} values, got {len(raw)}")
-        exp[:] = np.asarray(raw, dtype=np.float32)
+        exp[:] = [_preset_number(path, f"exp[{i}]", v) for i, v in enumerate(raw)]
     else:
-        for key, value in dict(raw).items():
-            exp[expression_slot(key)] = float(value)
-    for key, value in dict(data.get("controls", {})).items():
-        exp[expression_slot(key)] = float(value)
+        for key, value in _preset_object(path, "exp", raw).items():
+            exp[expression_slot(key)] = _preset_number(path, f"exp {key}", value)
+    for key, value in _preset_object(path, "controls", data.get("controls", {})).items():
+        exp[expression_slot(key)] = _preset_number(path, f"controls {key}", value)
     if not np.all(np.isfinite(exp)):
         raise InputError(f"{path}: preset values contain NaN or infinity")
     return Preset(path.stem, exp, str(data.get("description", "")), str(data.get("space", "synthhead")))
+
+
+def _preset_object(path: Path, key: str, value: object) -> dict:
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: '{key}' must be an object of NAME: VALUE pairs, got {value!r}")
+    return value
+
+
+def _preset_number(path: Path, what: str, value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: preset value {what} must be a number, got {value!r}") from None
 
 
 def _load_npz_preset(path: Path) -> Preset:
@@ -245,10 +258,10 @@ def parse_exp_assignments(items: Sequence[str]) -> tuple[tuple[int, float], ...]
     return tuple(pairs)
 
 
-def _finite(text: str, what: str) -> float:
+def _finite(text: str | float, what: str) -> float:
     try:
         value = float(text)
-    except ValueError:
+    except (TypeError, ValueError):
         raise InputError(f"{what}: {text!r} is not a number") from None
     if not math.isfinite(value):
         raise InputError(f"{what}: value must be finite, got {text}")
@@ -334,7 +347,7 @@ def build_edit(
 ) -> Edit:
     """An Edit from user-level values (names, "5=0.8" strings, preset names), validated."""
     if isinstance(exp, Mapping):
-        pairs = tuple((expression_slot(k), float(v)) for k, v in exp.items())
+        pairs = tuple((expression_slot(k), _finite(v, f"exp {k}")) for k, v in exp.items())
     else:
         pairs = parse_exp_assignments([exp] if isinstance(exp, str) else list(exp or ()))
     for name, value in (("yaw", yaw), ("pitch", pitch), ("roll", roll), ("tx", tx), ("ty", ty), ("tz", tz)):

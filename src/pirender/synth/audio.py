@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
+from pirender.errors import InputError
 from pirender.synth.expression import EXPRESSION_CONTROLS
 from pirender.synth.motion import random_motion, smooth_noise
 
@@ -166,7 +167,7 @@ def talking_clip(seed: int, num_frames: int, fps: float = 25.0) -> TalkingClip:
         TalkingClip with motion (T, 73), audio (round(T / fps * 16000),), mouth_open (T,).
     """
     if num_frames < 1 or fps <= 0:
-        raise ValueError(f"need num_frames >= 1 and fps > 0, got {num_frames}, {fps}")
+        raise InputError(f"need num_frames >= 1 and fps > 0, got {num_frames}, {fps}")
     audio, syllables = synth_speech(seed, num_frames / fps)
     frame_times = (np.arange(num_frames) + 0.5) / fps
     opening, rounding, spreading = mouth_track(syllables, frame_times)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pirender.errors import InputError
 from pirender.motion import camera
 from pirender.motion import coeffs as layout
 from pirender.synth.expression import expression_values
@@ -66,7 +67,7 @@ class SynthHead:
         if not isinstance(identity, Identity):
             identity = Identity.from_seed(identity)
         if not isinstance(size, (int, np.integer)) or size < 16:
-            raise ValueError(f"size must be an int >= 16, got {size!r}")
+            raise InputError(f"size must be an int >= 16, got {size!r}")
         self.identity = identity
         self.size = int(size)
         self.geometry = self._static_geometry(identity)
@@ -172,11 +173,11 @@ class SynthHead:
         """Render one frame and also return the (size, size) uint8 map of PRIMITIVES ids per pixel."""
         coeffs = np.asarray(coeffs, dtype=np.float64)
         if coeffs.shape != (layout.COEFF_DIM,):
-            raise ValueError(f"expected coeffs of shape ({layout.COEFF_DIM},), got {coeffs.shape}")
+            raise InputError(f"expected coeffs of shape ({layout.COEFF_DIM},), got {coeffs.shape}")
         if not np.all(np.isfinite(coeffs)):
-            raise ValueError("coeffs contain NaN or inf")
+            raise InputError("coeffs contain NaN or inf")
         if coeffs[70] <= 0:
-            raise ValueError(f"crop scale s must be positive, got {coeffs[70]}")
+            raise InputError(f"crop scale s must be positive, got {coeffs[70]}")
         expr = expression_values(coeffs)
         centres, axes = self._ellipsoids(expr)
         # Repaint the moving features on a fresh copy of the static texture.

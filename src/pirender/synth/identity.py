@@ -13,6 +13,8 @@ from dataclasses import astuple, dataclass
 
 import numpy as np
 
+from pirender.errors import InputError
+
 Colour = tuple[float, float, float]  # linear-ish RGB in [0, 1]
 
 BACKGROUND_KINDS = ("solid", "gradient", "texture")
@@ -69,7 +71,7 @@ class Identity:
     def from_seed(cls, seed: int) -> Identity:
         """Draw an identity deterministically from `seed` (any non-negative int)."""
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"identity seed must be a non-negative int, got {seed!r}")
+            raise InputError(f"identity seed must be a non-negative int, got {seed!r}")
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EED_4EAD]))
 
         def u(lo: float, hi: float) -> float:

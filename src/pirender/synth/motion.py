@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from pirender.errors import InputError
 from pirender.motion import coeffs as layout
 from pirender.synth.expression import EXPRESSION_CONTROLS, MOUTH_CONTROLS, neutral_coeffs
 
@@ -68,9 +69,9 @@ def random_motion(seed: int, num_frames: int, fps: float = 25.0, *, mouth: bool 
         (T, 73) float32 coefficients [exp 64 | angle 3 | trans 3 | crop 3]; unnamed exp slots are 0.
     """
     if num_frames < 1:
-        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        raise InputError(f"num_frames must be >= 1, got {num_frames}")
     if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+        raise InputError(f"fps must be positive, got {fps}")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x30710]))
     motion = np.repeat(neutral_coeffs()[None, :].astype(np.float64), num_frames, axis=0)
     for column, (std, seconds) in _POSE_NOISE.items():

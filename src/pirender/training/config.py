@@ -320,12 +320,9 @@ def apply_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConf
             nested.setdefault(section, {})[name] = parsed
         else:
             top[key] = parsed
-    try:
-        for section, values in nested.items():
-            top[section] = dataclasses.replace(getattr(config, section), **values)
-        return dataclasses.replace(config, **top)
-    except ValueError as e:  # RendererConfig validation
-        raise InputError(str(e)) from None
+    for section, values in nested.items():  # RendererConfig and TrainConfig raise InputError themselves
+        top[section] = dataclasses.replace(getattr(config, section), **values)
+    return dataclasses.replace(config, **top)
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:

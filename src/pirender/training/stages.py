@@ -18,6 +18,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from pirender.errors import InputError
 from pirender.models.editing import AdaINResBlock
 from pirender.models.renderer import PIRenderer
 from pirender.training.config import OptimConfig, TrainConfig
@@ -82,7 +83,7 @@ def init_weights(model: nn.Module, kind: str) -> None:
     if kind == "torch":
         return
     if kind != "normal":
-        raise ValueError(f"unknown init {kind!r}")
+        raise InputError(f"init must be 'normal' or 'torch', got {kind!r}")
     for module in model.modules():
         if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(module.weight, 0.0, 0.02)

@@ -49,8 +49,9 @@ DRIVING_TYPES = [".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".npz", ".mat"
 
 
 def user_errors(fn: F) -> F:
-    """Show every failure of `fn` as a one-line message in the page (the server log keeps tracebacks
-    of unexpected ones)."""
+    """Show every failure of `fn` as a one-line message in the page: a PirenderError (or a missing
+    file) as itself, anything else (a ValueError too) as "internal error: ..." with its traceback in
+    the server log."""
     import gradio as gr
 
     @functools.wraps(fn)
@@ -59,9 +60,9 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except (PirenderError, FileNotFoundError, ValueError) as e:
+        except (PirenderError, FileNotFoundError) as e:  # the user's to fix
             raise gr.Error(one_line(e), print_exception=False) from None
-        except Exception as e:  # a bug: still one line in the page
+        except Exception as e:  # a bug (a ValueError too): still one line in the page
             if (extra := missing_extra(e)) is not None:  # not a bug: an optional extra to install
                 raise gr.Error(str(extra), print_exception=False) from None
             log.exception("pirender ui: internal error in %s", fn.__name__)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from pirender.config import OFFICIAL_IMAGE_SIZE, RendererConfig
-from pirender.errors import CheckpointError
+from pirender.errors import CheckpointError, InputError
 from pirender.media.atomic import atomic_dir
 from pirender.weights import official
 
@@ -37,7 +37,7 @@ def save_model_dir(
     from pirender.version import __version__
 
     if provenance and provenance.get("image_size", model.image_size) != model.image_size:
-        raise ValueError("provenance['image_size'] is not read any more: set the model's image_size instead")
+        raise InputError("provenance['image_size'] is not read any more: set the model's image_size instead")
     directory = Path(directory)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     meta = {
@@ -77,7 +77,7 @@ def read_model_dir(directory: Path) -> tuple[RendererConfig, dict[str, torch.Ten
         )
     try:
         config = RendererConfig.from_dict(meta["config"])
-    except (TypeError, ValueError) as e:
+    except (InputError, TypeError, ValueError) as e:  # RendererConfig's validation, a wrong value type
         raise CheckpointError(f"{config_path}: bad config: {e}") from None
     size = image_size_of(meta)
     if isinstance(size, bool) or not (

@@ -125,7 +125,7 @@ def transform_params(landmarks: np.ndarray, image_size: tuple[int, int], standar
     points[:, 1] = h0 - 1 - points[:, 1]
     s_pos, t = pos_fit(points, standard)
     if not s_pos > 0:
-        raise ValueError("degenerate landmarks: alignment scale is zero")
+        raise InputError("degenerate landmarks: alignment scale is zero")
     return np.array([w0, h0, TARGET_SCALE / s_pos, t[0], t[1]])
 
 
@@ -161,7 +161,7 @@ def align_image(
     params = transform_params(landmarks, (w0, h0), standard)
     w, h, left, up = aligned_box(params)
     if w < 1 or h < 1:
-        raise ValueError(f"degenerate alignment: the image would be resized to {w}x{h}")
+        raise InputError(f"degenerate alignment: the image would be resized to {w}x{h}")
     out = np.zeros((ALIGNED_SIZE, ALIGNED_SIZE, 3), np.uint8)
     x0, y0 = max(left, 0), max(up, 0)  # the part of the window inside the resized image
     x1, y1 = min(left + ALIGNED_SIZE, w), min(up + ALIGNED_SIZE, h)

@@ -319,11 +319,11 @@ def load_crop_json(path: str | os.PathLike[str]) -> CropInfo:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != CROP_JSON_FORMAT:
-            raise ValueError("not a pirender crop file")
+            raise InputError("not a pirender crop file")
         frames = data["frames"]
         sizes = {tuple(f["source_size"]) for f in frames}
         if len(sizes) != 1:
-            raise ValueError("frames of different source sizes")
+            raise InputError("frames of different source sizes")
         (width, height) = sizes.pop()
         return CropInfo(
             centers=np.array([f["center"] for f in frames]),
@@ -332,5 +332,5 @@ def load_crop_json(path: str | os.PathLike[str]) -> CropInfo:
             source_width=int(width),
             source_height=int(height),
         )
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, InputError) as e:  # bad JSON, bad crop values
         raise InputError(f"{path}: not a readable crop file ({e})") from None

@@ -69,7 +69,7 @@ class WindowBranchConfig:
     def from_dict(cls, data: dict[str, Any]) -> WindowBranchConfig:
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
-            raise ValueError(f"unknown branch keys {unknown}")
+            raise CheckpointError(f"unknown branch keys {unknown}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
@@ -130,14 +130,14 @@ class SynthHeadNetConfig:
         data = dict(stored)
         version = data.pop("format_version", None)
         if version not in (1, 2, FORMAT_VERSION):
-            raise ValueError(f"unsupported format_version {version}")
+            raise CheckpointError(f"unsupported format_version {version}")
         if version == 2:  # one optional branch under "mouth", its fields without a name
             mouth = data.pop("mouth", None)
             data["branches"] = [] if mouth is None else [{"name": "mouth", **mouth}]
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown keys {unknown}")
+            raise CheckpointError(f"unknown keys {unknown}")
         for key in ("widths", "blocks", "control_names", "control_slots", "target_mean", "target_std"):
             data[key] = tuple(data[key])
         data["branches"] = tuple(WindowBranchConfig.from_dict(b) for b in data.get("branches", ()))
@@ -336,7 +336,7 @@ class SynthHeadExtractor:
         try:
             stored = json.loads(config_path.read_text(encoding="utf-8"))
             config = SynthHeadNetConfig.from_dict(stored)
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
+        except (CheckpointError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise CheckpointError(f"{config_path}: bad extractor config ({e})") from None
         net = SynthHeadNet(config)
         state = upgrade_state_dict(load_file(str(weights)), stored["format_version"])
