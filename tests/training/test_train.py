@@ -83,7 +83,9 @@ def test_stage_switch_recreates_the_optimizer(synth_lmdb: Path, tmp_path: Path) 
     assert json.loads((tmp_path / "run" / "config.json").read_text())["warp_steps"] == 2
     meta = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert meta["provenance"]["loss_backbone"] == "l1" and meta["provenance"]["steps"] == 3
-    assert meta["provenance"]["image_size"] == 64  # what the pipelines resize sources to
+    assert (
+        meta["image_size"] == 64 and "image_size" not in meta["provenance"]
+    )  # what the pipelines resize sources to
 
 
 def test_kill_and_resume_is_bit_identical(synth_lmdb: Path, tmp_path: Path) -> None:
