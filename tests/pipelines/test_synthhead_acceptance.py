@@ -66,10 +66,6 @@ def _xfail(reason: str) -> pytest.MarkDecorator:
 
 
 _SOFT = "renderer's whole output below these presets' ~28 dB source->target PSNR (docs/training.md)"
-_TEXTURE = (
-    "the sharp renderer's texture shifts with the estimated expression, so the change mask takes in "
-    "more than the edit (26.8 vs 28.1 dB; the blurred renderer before it passed, 28.8)"
-)
 
 
 # The presets that change a SynthHead face the most (source->target PSNR ~28 dB at 128 px); subtle
@@ -80,9 +76,7 @@ _TEXTURE = (
     ("keep_unchanged", "name", "coeffs_from"),
     [
         pytest.param(False, "jaw_open", "truth", id="whole_render-jaw_open-truth"),
-        pytest.param(
-            False, "jaw_open", "extractor", id="whole_render-jaw_open-extractor", marks=_xfail(_SOFT)
-        ),
+        pytest.param(False, "jaw_open", "extractor", id="whole_render-jaw_open-extractor"),
         pytest.param(False, "surprise", "truth", id="whole_render-surprise-truth"),
         pytest.param(
             False, "surprise", "extractor", id="whole_render-surprise-extractor", marks=_xfail(_SOFT)
@@ -90,9 +84,7 @@ _TEXTURE = (
         pytest.param(True, "jaw_open", "truth", id="keep_unchanged-jaw_open-truth"),
         pytest.param(True, "jaw_open", "extractor", id="keep_unchanged-jaw_open-extractor"),
         pytest.param(True, "surprise", "truth", id="keep_unchanged-surprise-truth"),
-        pytest.param(
-            True, "surprise", "extractor", id="keep_unchanged-surprise-extractor", marks=_xfail(_TEXTURE)
-        ),
+        pytest.param(True, "surprise", "extractor", id="keep_unchanged-surprise-extractor"),
     ],
 )
 def test_expression_preset_approaches_synthhead_render(
