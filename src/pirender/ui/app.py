@@ -238,15 +238,7 @@ def _edit_tab(models: AppModels, portrait_state: Any) -> EditTab:
     with gr.Row():
         with gr.Column(scale=1, min_width=240):
             pose = {
-                name: gr.Slider(
-                    low,
-                    high,
-                    value=0.0,
-                    step=step,
-                    label=_POSE_LABELS[name],
-                    buttons=[],
-                    elem_id=f"slider-{name}",
-                )
+                name: _slider(low, high, step, _POSE_LABELS[name], name)
                 for name, (low, high, step) in handlers.POSE_RANGES.items()
             }
             with gr.Accordion("Advanced", open=False):
@@ -265,15 +257,7 @@ def _edit_tab(models: AppModels, portrait_state: Any) -> EditTab:
                 )
         with gr.Column(scale=1, min_width=240):
             expression = {
-                name: gr.Slider(
-                    lo,
-                    hi,
-                    value=0.0,
-                    step=0.01,
-                    label=name.replace("_", " "),
-                    buttons=[],
-                    elem_id=f"slider-{name}",
-                )
+                name: _slider(lo, hi, 0.01, name.replace("_", " "), name)
                 for name, (_, lo, hi) in controls.items()
             }
         with gr.Column(scale=2, min_width=320):
@@ -393,6 +377,13 @@ def _edit_tab(models: AppModels, portrait_state: Any) -> EditTab:
         sweep_video,
     )
     return EditTab(slider_outputs, preset, raw, preview, download, slider_updates, rendered)
+
+
+def _slider(low: float, high: float, step: float, label: str, name: str) -> Any:
+    """An Edit-tab slider at 0, its element id `slider-<name>` (the browser tests find it by that)."""
+    import gradio as gr
+
+    return gr.Slider(low, high, value=0.0, step=step, label=label, buttons=[], elem_id=f"slider-{name}")
 
 
 def _reenact_tab(models: AppModels, portrait_state: Any) -> None:
