@@ -80,6 +80,14 @@ class RendererConfig:
         """Image height and width must be multiples of this."""
         return max(2**self.warping_encoder_layers, 2**self.editing_layers)
 
+    def check_image_size(self, size: object, what: str = "image size") -> int:
+        """`size` if this architecture can render (size, size) images (a positive int multiple of
+        size_multiple), else an InputError naming it as `what`."""
+        multiple = self.size_multiple
+        if isinstance(size, bool) or not isinstance(size, int) or size < multiple or size % multiple:
+            raise InputError(f"{what} {size!r} must be a positive multiple of {multiple} for this renderer")
+        return size
+
     @property
     def flow_downsample(self) -> int:
         """Image size / flow-field size (4 for the official config)."""

@@ -78,7 +78,7 @@ def run_demo(
     settings = settings or DemoSettings()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _, size = load_engine(renderer)  # the renderer's image size decides every render's size
+    size = load_engine(renderer).image_size  # the renderer's image size decides every render's size
     paths: dict[str, Path] = {}
 
     # Step 1: the material: a source portrait and a talking driving video of another identity.

@@ -83,4 +83,4 @@ def engine(assets: dict[str, Path]) -> object:
     """The RenderEngine the pipelines build for the tiny renderer (same cache)."""
     from pirender.pipelines.models import load_engine
 
-    return load_engine(assets["renderer"])[0]
+    return load_engine(assets["renderer"])

@@ -23,7 +23,7 @@ def _sizes(renderer) -> set[int]:
     """The size each way of handing `renderer` to a pipeline resolves to."""
     model = pirender.load_renderer(renderer) if isinstance(renderer, (str, Path)) else renderer
     ways = [renderer, model, RenderEngine(model)]
-    return {load_engine(way)[1] for way in ways} | {
+    return {load_engine(way).image_size for way in ways} | {
         EditPipeline.from_pretrained(way).image_size for way in ways
     }
 

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pirender.errors import CheckpointError, InputError
+    from pirender.errors import CheckpointError
     from pirender.models.loading import load_state_dict_strict
     from pirender.models.renderer import PIRenderer
     from pirender.weights import official
@@ -57,12 +57,7 @@ def run(args: argparse.Namespace) -> int:
         ours, report = official.convert_state_dict(state, config)
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
-    multiple = config.size_multiple
-    if args.image_size < multiple or args.image_size % multiple:
-        raise InputError(
-            f"--image-size {args.image_size} must be a positive multiple of {multiple} for this renderer"
-        )
-    model = PIRenderer(config, image_size=args.image_size)
+    model = PIRenderer(config, image_size=config.check_image_size(args.image_size, "--image-size"))
     load_state_dict_strict(model, ours, path)
     if not args.quiet:
         print(f"{path.name}: {official.WEIGHT_SETS[args.weights]}, {len(state)} tensors")

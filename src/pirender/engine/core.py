@@ -143,7 +143,6 @@ class RenderEngine:
         self.device = torch.device(device)
         self.renderer = renderer.to(self.device).eval()
         self.config = renderer.config
-        self.image_size = renderer.image_size  # the side it was trained at (PIRenderer.image_size)
         self.backend = backend
         self.precision = resolve_precision(precision, self.device, backend)
         if backend == "onnx" and self.precision != "fp32":
@@ -167,6 +166,11 @@ class RenderEngine:
         self._tmpdir: tempfile.TemporaryDirectory | None = None
 
     # ---- public API ------------------------------------------------------------------------------
+
+    @property
+    def image_size(self) -> int:
+        """The side its renderer was trained at (PIRenderer.image_size)."""
+        return self.renderer.image_size
 
     @torch.inference_mode()
     def encode_motion(

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 from pirender.engine.options import RuntimeOptions
 from pirender.pipelines.models import (
     ExtractorSpec,
-    check_image_size,
     default_extractor,
     is_bundled_renderer,
     load_engine,
@@ -51,8 +50,8 @@ class RendererPipeline:
         options = options or RuntimeOptions()
         if extractor is None and isinstance(renderer, (str, os.PathLike)):
             extractor = default_extractor(renderer)
-        engine, model_size = load_engine(renderer, options)
-        size = check_image_size(size or model_size, engine)
+        engine = load_engine(renderer, options)
+        size = engine.config.check_image_size(size or engine.image_size)
         return cls(engine, size, extractor, options.device, synthetic_only=is_bundled_renderer(renderer))
 
     def note_source(self, prepared: Any) -> None:

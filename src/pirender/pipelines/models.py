@@ -50,34 +50,21 @@ def resolve_renderer_path(path: str | os.PathLike[str] | None) -> Path:
     return path
 
 
-def check_image_size(size: int, engine: RenderEngine) -> int:
-    """`size` if the renderer can take (size, size) images (a positive multiple of its size_multiple)."""
-    multiple = engine.config.size_multiple
-    if size < multiple or size % multiple:
-        raise InputError(f"image size {size} must be a positive multiple of {multiple} for this renderer")
-    return size
-
-
-def load_engine(renderer: Any, options: RuntimeOptions | None = None) -> tuple[RenderEngine, int]:
-    """A RenderEngine and its image size from a path (or None = default), a PIRenderer or an engine.
-
-    Returns:
-        (engine, image_size): image_size is the side the source crop is resized to, the one the model
-        was trained at (PIRenderer.image_size, recorded in its folder), however it was given.
-    """
+def load_engine(renderer: Any, options: RuntimeOptions | None = None) -> RenderEngine:
+    """A RenderEngine from a path (or None = default), a PIRenderer or an engine. Its `image_size` is
+    the side the source crop is resized to: the one the model was trained at (PIRenderer.image_size,
+    recorded in its folder), however it was given."""
     from pirender.engine import RenderEngine
     from pirender.models.renderer import PIRenderer
 
     options = options or RuntimeOptions()
     if isinstance(renderer, RenderEngine):
-        return renderer, renderer.image_size
+        return renderer
     if isinstance(renderer, PIRenderer):
-        engine = RenderEngine.from_options(renderer, options)
-        return engine, engine.image_size
+        return RenderEngine.from_options(renderer, options)
     path = resolve_renderer_path(renderer)
     options.check_available()  # before the model is read
-    engine = _cached_engine(str(path.resolve()), options)
-    return engine, engine.image_size
+    return _cached_engine(str(path.resolve()), options)
 
 
 @functools.lru_cache(maxsize=4)

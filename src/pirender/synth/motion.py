@@ -158,7 +158,7 @@ def random_edit(
     target = source.copy()
     names = list(controls or EXPRESSION_CONTROLS)
     picks = ["jaw_open"] if not controls and rng.random() < 1 / 3 else []
-    picks += list(rng.choice(names, size=min(int(rng.integers(1, 3)), len(names)), replace=False))
+    picks += _one_or_two(rng, names)
     for name in dict.fromkeys(picks):
         slot = EXPRESSION_CONTROLS[name]
         if name == "mouth_shift":
@@ -190,13 +190,17 @@ def random_track_edit(
         (T, 73) float32 edited coefficients.
     """
     names = list(MOUTH_CONTROLS) if not controls and rng.random() < 0.5 else []
-    pool = list(controls or EXPRESSION_CONTROLS)
-    names = names or list(rng.choice(pool, size=min(int(rng.integers(1, 3)), len(pool)), replace=False))
+    names = names or _one_or_two(rng, list(controls or EXPRESSION_CONTROLS))
     rows = (int(rng.integers(len(donor))) + np.arange(len(motion))) % len(donor)
     edited = np.array(motion, dtype=np.float32)
     slots = [EXPRESSION_CONTROLS[name] for name in names]
     edited[:, slots] = donor[rows][:, slots]
     return edited
+
+
+def _one_or_two(rng: np.random.Generator, names: list[str]) -> list[str]:
+    """One or two distinct names drawn from `names` (one when it holds one)."""
+    return list(rng.choice(names, size=min(int(rng.integers(1, 3)), len(names)), replace=False))
 
 
 def random_pose_edit(rng: np.random.Generator, motion: np.ndarray) -> np.ndarray:

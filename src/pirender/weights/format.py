@@ -79,13 +79,10 @@ def read_model_dir(directory: Path) -> tuple[RendererConfig, dict[str, torch.Ten
         config = RendererConfig.from_dict(meta["config"])
     except (InputError, TypeError, ValueError) as e:  # RendererConfig's validation, a wrong value type
         raise CheckpointError(f"{config_path}: bad config: {e}") from None
-    size = image_size_of(meta)
-    if isinstance(size, bool) or not (
-        isinstance(size, int) and size >= config.size_multiple and size % config.size_multiple == 0
-    ):
-        raise CheckpointError(
-            f"{config_path}: image_size must be a positive multiple of {config.size_multiple}, got {size!r}"
-        )
+    try:
+        config.check_image_size(image_size_of(meta), "image_size")
+    except InputError as e:
+        raise CheckpointError(f"{config_path}: {e}") from None
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as e:
