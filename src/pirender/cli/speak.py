@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pirender.pipelines.front_door import separate_paths
     from pirender.pipelines.output import VIDEO_OUTPUTS, check_output_path
-    from pirender.pipelines.speak import separate_paths, speak
+    from pirender.pipelines.speak import speak
 
     if args.samples < 1:
         raise InputError(f"--samples must be >= 1, got {args.samples}")

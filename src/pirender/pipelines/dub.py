@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage
@@ -30,12 +30,16 @@ from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError
 from pirender.motion.coeffs import COEFF_DIM
 from pirender.motion.sequence import Motion
+from pirender.pipelines.front_door import ModelArgs, open_pipeline, write_result
 from pirender.pipelines.keep_unchanged import ChangeMaskConfig
 from pirender.pipelines.models import ExtractorSpec, load_motion_model, resolve_motion_model_path
 from pirender.pipelines.output import VIDEO_OUTPUTS, AudioLike, RenderedVideo, check_output_path
 from pirender.pipelines.source import VideoCrop
 from pirender.pipelines.video_edit import VideoAnalysis, VideoEditPipeline
 from pirender.pipelines.video_edits import VideoEdit, build_video_edit, expression_space, group_columns
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 SILENCE_DB = 35.0  # a frame this far below the loudest frame is silence
 SILENCE_FADE_FRAMES = 2.0  # Gaussian sigma (frames) of the mouth's close/open fade at silence
@@ -206,15 +210,8 @@ def edit_video(
     keep_audio: bool = True,
     crop: VideoCrop = "auto",
     mask: ChangeMaskConfig | None = None,
-    renderer: Any = None,
-    extractor: ExtractorSpec | None = None,
-    size: int | None = None,
-    device: str = "cpu",
-    precision: str = "auto",
-    backend: str = "torch",
-    batch_size: int | None = None,
-    workers: int | None = None,
     progress: bool = False,
+    **models: Unpack[ModelArgs],
 ) -> RenderedVideo | Path:
     """Edit every frame of a video (the Python face of `pirender edit --source VIDEO`).
 
@@ -229,10 +226,7 @@ def edit_video(
     """
     if output is not None:
         check_output_path(output, VIDEO_OUTPUTS, inputs=(video, mouth_from))
-    options = RuntimeOptions(
-        device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
-    )
-    space = expression_space(extractor)
+    space = expression_space(models.get("extractor"))
     recipe = build_video_edit(
         exp=exp, yaw=yaw, pitch=pitch, roll=roll, preset=preset, preset_strength=preset_strength,
         pose_scale=pose_scale, pose_still=pose_still, hold=hold, space=space,
@@ -243,9 +237,7 @@ def edit_video(
         if is_video_path(video):
             info = probe_video(video)
             recipe.check_length(info.num_frames, info.fps)
-    dubber = DubPipeline.from_pretrained(
-        renderer, options=options, extractor=extractor, size=size, need_audio_model=False
-    )
+    dubber = open_pipeline(DubPipeline, "edit_video", models, need_audio_model=False)
     editor = dubber.editor
     if mask is not None:
         editor.mask = mask
@@ -255,7 +247,7 @@ def edit_video(
         take, _ = dubber._take(mouth_from, analysis.fps, crop)
         mouth = take[dub_order(len(take), analysis.num_frames)]
     result = editor(analysis, recipe, mouth=mouth, keep_audio=keep_audio)
-    return result if output is None else result.save(output, progress=progress)
+    return write_result(result, output, progress=progress)
 
 
 def dub(
@@ -270,16 +262,9 @@ def dub(
     seed: int = 0,
     temperature: float = 1.0,
     crop: VideoCrop = "auto",
-    renderer: Any = None,
     motion_model: Any = None,
-    extractor: ExtractorSpec | None = None,
-    size: int | None = None,
-    device: str = "cpu",
-    precision: str = "auto",
-    backend: str = "torch",
-    batch_size: int | None = None,
-    workers: int | None = None,
     progress: bool = False,
+    **models: Unpack[ModelArgs],
 ) -> RenderedVideo | Path:
     """Dub a video to new speech (`audio`) or to another take's mouth (`mouth_from`); the Python face of
     `pirender dub`. `exp`, `pose_scale`, `pose_still` edit the rest on top, as in `edit_video`.
@@ -291,23 +276,15 @@ def dub(
         raise InputError("dub needs exactly one of --audio SPEECH or --mouth-from VIDEO|MOTION")
     if output is not None:
         check_output_path(output, VIDEO_OUTPUTS, inputs=(video, audio, mouth_from))
-    options = RuntimeOptions(
-        device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
-    )
-    space = expression_space(extractor)
+    space = expression_space(models.get("extractor"))
     recipe = build_video_edit(exp=exp, pose_scale=pose_scale, pose_still=pose_still, space=space)
-    pipeline = DubPipeline.from_pretrained(
-        renderer,
-        motion_model,
-        options=options,
-        extractor=extractor,
-        size=size,
-        need_audio_model=audio is not None,
+    pipeline = open_pipeline(
+        DubPipeline, "dub", models, motion_model=motion_model, need_audio_model=audio is not None
     )
     result = pipeline(
         video, audio, mouth_from=mouth_from, edit=recipe, seed=seed, temperature=temperature, crop=crop
     )
-    return result if output is None else result.save(output, progress=progress)
+    return write_result(result, output, progress=progress)
 
 
 __all__ = ["DubPipeline", "dub", "dub_order", "edit_video", "mouth_from_speech", "speech_gate"]

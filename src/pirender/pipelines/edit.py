@@ -17,20 +17,21 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError
 from pirender.motion.coeffs import EXP
 from pirender.motion.sequence import Motion
 from pirender.pipelines.base import RendererPipeline
 from pirender.pipelines.edits import Edit, Preset, Sweep, build_edit, parse_sweep
+from pirender.pipelines.front_door import ModelArgs, open_pipeline, write_result
 from pirender.pipelines.keep_unchanged import ChangeMaskConfig
 from pirender.pipelines.keep_unchanged import keep_unchanged as keep_unchanged_pixels
 from pirender.pipelines.models import ExtractorSpec
-from pirender.pipelines.output import IMAGE_OUTPUTS, VIDEO_OUTPUTS, RenderedVideo, check_output_path, grid
+from pirender.pipelines.output import IMAGE_OUTPUTS, VIDEO_OUTPUTS, RenderedVideo, check_output_path
+from pirender.pipelines.output import grid as grid_image
 from pirender.pipelines.render import render_coeffs
 from pirender.pipelines.source import (
     CoeffsLike,
@@ -41,6 +42,9 @@ from pirender.pipelines.source import (
     prepare_source,
     source_coefficients,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 DEFAULT_SWEEP_FPS = 25.0
 
@@ -54,21 +58,22 @@ class EditPipeline(RendererPipeline):
         source: ImageLike,
         edit: Edit | None = None,
         *,
-        sweeps: Sequence[Sweep] = (),
-        grid_layout: bool = False,
+        sweep: str | Sweep | Sequence[str | Sweep] | None = None,
+        grid: bool = False,
         fps: float = DEFAULT_SWEEP_FPS,
         source_coeffs: CoeffsLike = None,
         crop: SourceCrop = "auto",
         paste_back: bool = True,
         keep_unchanged: bool | ChangeMaskConfig = False,
     ) -> np.ndarray | RenderedVideo:
-        """Apply `edit` (and `sweeps` on top of it) to the source portrait.
+        """Apply `edit` (and the sweeps on top of it) to the source portrait.
 
         Args:
             source: portrait image, video (first frame) or (H, W, 3) uint8 array.
             edit: the recipe; None = no change (the model's reconstruction of the source).
-            sweeps: frames varying one parameter each, played one after another (a video), or one
-                grid row each with `grid_layout`.
+            sweep: one or more sweeps (Sweep objects or "yaw:-20:20:30" strings), each frames
+                varying one parameter, played one after another (a video), or one grid row each with
+                `grid`.
             fps: frame rate of a sweep video.
             source_coeffs: the source's own coefficients (array or motion file); None = estimated.
             crop, paste_back: as for reenactment (pipelines.source).
@@ -76,11 +81,12 @@ class EditPipeline(RendererPipeline):
                 (pipelines.keep_unchanged; one extra render, of the source's own coefficients); a
                 ChangeMaskConfig sets its thresholds and seam.
         Returns:
-            (H, W, 3) uint8 image without sweeps or with `grid_layout` (rows x columns of edits);
+            (H, W, 3) uint8 image without sweeps or with `grid` (rows x columns of edits);
             a lazily rendered RenderedVideo with sweeps.
         """
         edit = edit or Edit()
-        if grid_layout and not sweeps:
+        sweeps = parse_sweeps(sweep)
+        if grid and not sweeps:
             raise InputError("a grid needs at least one sweep (one row per sweep)")
         # 1. Prepare the source: read it, cut the face crop the renderer sees.
         prepared = prepare_source(source, size=self.image_size, crop=crop)
@@ -108,10 +114,10 @@ class EditPipeline(RendererPipeline):
         # 6. Package: one image, a grid image, or a video.
         if not sweeps:
             return next(frames())
-        if grid_layout:
+        if grid:
             images = list(frames())
             lengths = np.cumsum([0] + [len(r) for r in rows])
-            return grid([images[a:b] for a, b in zip(lengths[:-1], lengths[1:], strict=True)])
+            return grid_image([images[a:b] for a, b in zip(lengths[:-1], lengths[1:], strict=True)])
         height, width = prepared.output_shape(paste_back=paste_back)
         return RenderedVideo(frames, len(coeffs), fps, (width, height))
 
@@ -142,7 +148,6 @@ def expression_of(
 def edit(
     source: ImageLike,
     *,
-    renderer: Any = None,
     output: str | os.PathLike[str] | None = None,
     yaw: float | None = None,
     pitch: float | None = None,
@@ -162,14 +167,8 @@ def edit(
     crop: SourceCrop = "auto",
     paste_back: bool = True,
     keep_unchanged: bool | ChangeMaskConfig = False,
-    device: str = "cpu",
-    precision: str = "auto",
-    backend: str = "torch",
-    batch_size: int | None = None,
-    workers: int | None = None,
-    extractor: ExtractorSpec | None = None,
-    size: int | None = None,
     progress: bool = False,
+    **models: Unpack[ModelArgs],
 ) -> np.ndarray | RenderedVideo | Path:
     """Edit a portrait's pose and expression (the Python face of `pirender edit`).
 
@@ -177,13 +176,15 @@ def edit(
     `exp` sets expression slots ({"smile": 1.0} or ["5=0.8"]); `preset` names a preset file;
     `expression_from` copies another face's expression; `sweep` adds animated parameters
     ("yaw:-20:20:30"), laid out as one image per row with `grid`. See pipelines.edits for the order.
-    `keep_unchanged` keeps the source's own pixels wherever the edit leaves the render alone.
+    `keep_unchanged` keeps the source's own pixels wherever the edit leaves the render alone. The
+    model and runtime keywords (`renderer`, `extractor`, `size`, `device`, ...) are those of every
+    front-door function (pipelines.front_door.ModelArgs).
 
     Returns:
         With `output`: its path (.png/.jpg for an image or grid, .mp4 for a sweep), written atomically.
         Without: the (H, W, 3) uint8 image (or grid), or a lazy RenderedVideo for a sweep.
     """
-    sweeps = [s if isinstance(s, Sweep) else parse_sweep(s) for s in _as_list(sweep)]
+    sweeps = parse_sweeps(sweep)  # before any model loads
     if output is not None:
         wants_video = bool(sweeps) and not grid
         check_output_path(
@@ -191,10 +192,7 @@ def edit(
             VIDEO_OUTPUTS if wants_video else IMAGE_OUTPUTS,
             inputs=(source, source_coeffs, expression_from),
         )
-    options = RuntimeOptions(
-        device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
-    )
-    pipeline = EditPipeline.from_pretrained(renderer, options=options, extractor=extractor, size=size)
+    pipeline = open_pipeline(EditPipeline, "edit", models)
     expression = None if expression_from is None else pipeline.expression_of(expression_from)
     recipe = build_edit(
         yaw=yaw,
@@ -212,30 +210,23 @@ def edit(
     result = pipeline(
         source,
         recipe,
-        sweeps=sweeps,
-        grid_layout=grid,
+        sweep=sweeps,
+        grid=grid,
         fps=fps,
         source_coeffs=source_coeffs,
         crop=crop,
         paste_back=paste_back,
         keep_unchanged=keep_unchanged,
     )
-    if output is None:
-        return result
-    if isinstance(result, RenderedVideo):
-        return result.save(output, progress=progress)
-    from pirender.media.image import save_image
-
-    save_image(output, result)
-    return Path(output)
+    return write_result(result, output, progress=progress)
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
+def parse_sweeps(sweep: str | Sweep | Sequence[str | Sweep] | None) -> list[Sweep]:
+    """None, one sweep or several (Sweep objects or their "name:start:stop:steps" strings) -> a list."""
+    if sweep is None:
         return []
-    if isinstance(value, str | Sweep):
-        return [value]
-    return list(value)
+    items = [sweep] if isinstance(sweep, str | Sweep) else list(sweep)
+    return [s if isinstance(s, Sweep) else parse_sweep(s) for s in items]
 
 
 __all__ = ["EditPipeline", "edit", "expression_of"]

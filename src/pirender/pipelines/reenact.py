@@ -16,14 +16,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError
 from pirender.pipelines.base import RendererPipeline
-from pirender.pipelines.models import ExtractorSpec
+from pirender.pipelines.front_door import ModelArgs, open_pipeline, write_result
 from pirender.pipelines.motion_transfer import MOTION_MODES, transfer_motion
 from pirender.pipelines.output import (
     VIDEO_OUTPUTS,
@@ -45,6 +44,9 @@ from pirender.pipelines.source import (
     prepare_source,
     source_coefficients,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 MotionArg = Literal["auto", "absolute", "relative"]
 Layout = Literal["result", "side-by-side"]
@@ -181,7 +183,6 @@ def reenact(
     source: ImageLike,
     driving: DrivingLike,
     *,
-    renderer: Any = None,
     output: str | os.PathLike[str] | None = None,
     motion: MotionArg = "auto",
     source_coeffs: CoeffsLike = None,
@@ -190,21 +191,15 @@ def reenact(
     layout: Layout = "result",
     audio: AudioLike | Literal["driving"] = "driving",
     fps: float | None = None,
-    device: str = "cpu",
-    precision: str = "auto",
-    backend: str = "torch",
-    batch_size: int | None = None,
-    workers: int | None = None,
-    extractor: ExtractorSpec | None = None,
-    size: int | None = None,
     progress: bool = False,
+    **models: Unpack[ModelArgs],
 ) -> RenderedVideo | Path:
     """Reenact `source` with `driving` (the Python face of `pirender reenact`).
 
-    Arguments are those of `ReenactPipeline.__call__` plus the model (`renderer`: path, None = the shipped
-    SynthHead renderer, PIRenderer or RenderEngine), runtime options (`device`, `precision`, `backend`,
-    `batch_size`, `workers`), `extractor`, `size` (renderer image side; default from the model directory) and
-    `progress` (bars while a driving video is extracted and while saving).
+    Arguments are those of `ReenactPipeline.__call__` (`progress`: bars while a driving video is
+    extracted and while saving) plus the model and runtime keywords of every front-door function
+    (`renderer`, `extractor`, `size`, `device`, `precision`, `backend`, `batch_size`, `workers`:
+    pipelines.front_door.ModelArgs).
 
     Returns:
         With `output`: the written MP4's path (rendered and encoded in a stream, written atomically).
@@ -214,10 +209,7 @@ def reenact(
         check_output_path(
             output, VIDEO_OUTPUTS, inputs=(source, driving, source_coeffs, audio)
         )  # before any model is loaded or frame rendered
-    options = RuntimeOptions(
-        device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
-    )
-    pipeline = ReenactPipeline.from_pretrained(renderer, options=options, extractor=extractor, size=size)
+    pipeline = open_pipeline(ReenactPipeline, "reenact", models)
     video = pipeline(
         source,
         driving,
@@ -230,7 +222,7 @@ def reenact(
         fps=fps,
         progress=progress,
     )
-    return video if output is None else video.save(output, progress=progress)
+    return write_result(video, output, progress=progress)
 
 
 __all__ = ["ReenactPipeline", "reenact", "resolve_motion_mode"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 
-from pirender.motion.coeffs import check_coeffs, constant_windows, motion_windows
+from pirender.motion.coeffs import constant_windows, motion_windows
 
 if TYPE_CHECKING:
     from pirender.engine import RenderEngine
@@ -35,7 +35,8 @@ def render_coeffs(
     Args:
         engine: the RenderEngine (device, precision, batch size).
         source_image: (1, 3, S, S) float in [-1, 1].
-        coeffs: (T, 73) per-frame coefficients.
+        coeffs: (T, 73) per-frame coefficients, already checked (`motion.coeffs.check_coeffs`: each
+            pipeline checks its inputs once, where they come in, and computes these from them).
         windows: "temporal" = frame t sees frames t-r .. t+r of the sequence (reenactment, speech);
             "constant" = frame t's vector repeated (still edits and sweeps, as the official demo).
         source_coeffs: (73,) the source image's own coefficients, for a source-conditioned renderer
@@ -44,7 +45,7 @@ def render_coeffs(
     Yields:
         (S, S, 3) uint8 frames, T of them, in order.
     """
-    coeffs = check_coeffs(coeffs, name="driving coefficients")
+    coeffs = np.asarray(coeffs, dtype=np.float32)
     radius = engine.config.semantic_radius
     num_frames = len(coeffs)
     batch = max(1, engine.batch_size)

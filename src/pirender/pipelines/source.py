@@ -278,14 +278,15 @@ def load_driving(
         fps: frame rate of an array (default 25) or override for files that do not store one.
         progress: bars on stderr while a video's motion is extracted.
     """
+    # A Motion holds (T, 73) finite coefficients (checked when it is made); whether they can be
+    # rendered (crop scale s > 0) is checked once, where they are turned into the frames' coefficients
+    # (pipelines.motion_transfer), so nothing is checked twice on one path.
     if isinstance(driving, Motion):
-        check_coeffs(driving.coeffs, name="driving motion")
         return Driving(driving, crop=driving.crop, has_audio=_audio_exists(driving))
     if isinstance(driving, np.ndarray):
         from pirender.motion.coeffs import DEFAULT_FPS
 
-        coeffs = check_coeffs(driving, name="driving motion")
-        return Driving(Motion(coeffs=coeffs, fps=fps or DEFAULT_FPS, source="array"))
+        return Driving(Motion(coeffs=driving, fps=fps or DEFAULT_FPS, source="driving motion"))
     path = Path(driving)
     if not path.exists():
         raise InputError(f"driving motion not found: {path}")
@@ -295,7 +296,6 @@ def load_driving(
 
     source_hint = source if isinstance(source, str | os.PathLike) else None
     motion = load_motion(path, source_image=source_hint, fps=fps)
-    check_coeffs(motion.coeffs, name=str(path))
     return Driving(motion, crop=motion.crop, has_audio=_audio_exists(motion))
 
 
@@ -324,5 +324,4 @@ def _driving_from_video(
     motion = extract_motion(
         path, load_extractor(extractor, device), crop=info.width != info.height, show_progress=progress
     )
-    check_coeffs(motion.coeffs, name=f"{path} (extracted)")
     return Driving(motion, video=path, crop=motion.crop, has_audio=info.has_audio)

@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError
 from pirender.motion.coeffs import CROP, with_crop
 from pirender.pipelines.base import RendererPipeline
+from pirender.pipelines.front_door import ModelArgs, open_pipeline, separate_paths, write_result
 from pirender.pipelines.models import ExtractorSpec, load_motion_model, resolve_motion_model_path
 from pirender.pipelines.output import VIDEO_OUTPUTS, RenderedVideo, check_output_path, hstack
 from pirender.pipelines.render import render_coeffs
@@ -37,6 +38,9 @@ from pirender.pipelines.source import (
     prepare_source,
     source_coefficients,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 DEFAULT_FPS = 25.0
 AudioInput = str | os.PathLike[str] | tuple[np.ndarray, int]
@@ -82,7 +86,7 @@ class SpeakPipeline:
         source: ImageLike,
         audio: AudioInput,
         *,
-        num_samples: int = 1,
+        samples: int = 1,
         temperature: float = 1.0,
         seed: int = 0,
         pose_from: DrivingLike | None = None,
@@ -98,7 +102,7 @@ class SpeakPipeline:
             source: portrait image, video (first frame) or (H, W, 3) uint8 array.
             audio: speech file (any format pirender.media.audio reads, or a video's track) or
                 (samples (N,), sample_rate).
-            num_samples: K motions sampled for the same speech.
+            samples: K motions sampled for the same speech.
             temperature: latent noise scale (1 = the learnt distribution, 0 = the most likely path).
             seed: sampling seed (same seed, same motion).
             pose_from: reference head motion (video, motion file, Motion or (T, 73) array): its pose
@@ -109,15 +113,15 @@ class SpeakPipeline:
         Returns:
             One RenderedVideo (K panels), or K of them with `separate`; T = round(duration * fps).
         """
-        if num_samples < 1:
-            raise InputError(f"the number of samples must be >= 1, got {num_samples}")
+        if samples < 1:
+            raise InputError(f"the number of samples must be >= 1, got {samples}")
         if not fps > 0:
             raise InputError(f"fps must be positive, got {fps}")
         # 1. Prepare the source: read it, cut the face crop the renderer sees.
         prepared = prepare_source(source, size=self.image_size, crop=crop)
         self.note_source(prepared)
         # 2. Load the speech as 16 kHz mono samples.
-        samples, rate = _load_speech(audio)
+        speech, rate = _load_speech(audio)
         # 3. The source's own coefficients: its crop values frame every sampled motion.
         own = source_coefficients(prepared, source_coeffs, extractor=self.extractor, device=self.device)
         # 4. The reference head motion, if any.
@@ -131,10 +135,10 @@ class SpeakPipeline:
 
         motion70 = generate_motion(
             self.motion_model,
-            samples,
+            speech,
             rate,
             fps,
-            num_samples=num_samples,
+            num_samples=samples,
             temperature=temperature,
             seed=seed,
             pose_motion=pose,
@@ -143,7 +147,7 @@ class SpeakPipeline:
             raise InputError("the speech is too short for a single video frame")
         motions = [with_crop(m, own[CROP]) for m in motion70]
         # 6. Lazily rendered video(s) with the speech muxed in.
-        audio_track = audio if isinstance(audio, str | os.PathLike) else (samples, rate)
+        audio_track = audio if isinstance(audio, str | os.PathLike) else (speech, rate)
         engine, tensor = self.engine, prepared.tensor
         height, width = prepared.output_shape(paste_back=paste_back)
 
@@ -179,19 +183,10 @@ def _load_speech(audio: AudioInput) -> tuple[np.ndarray, int]:
     return load_audio(audio)
 
 
-def separate_paths(output: str | os.PathLike[str], count: int) -> list[Path]:
-    """out.mp4 -> out_0.mp4 .. out_{K-1}.mp4 (just out.mp4 when K = 1)."""
-    path = Path(output)
-    if count == 1:
-        return [path]
-    return [path.with_name(f"{path.stem}_{k}{path.suffix}") for k in range(count)]
-
-
 def speak(
     source: ImageLike,
     audio: AudioInput,
     *,
-    renderer: Any = None,
     motion_model: Any = None,
     output: str | os.PathLike[str] | None = None,
     samples: int = 1,
@@ -203,17 +198,12 @@ def speak(
     source_coeffs: CoeffsLike = None,
     crop: SourceCrop = "auto",
     paste_back: bool = True,
-    device: str = "cpu",
-    precision: str = "auto",
-    backend: str = "torch",
-    batch_size: int | None = None,
-    workers: int | None = None,
-    extractor: ExtractorSpec | None = None,
-    size: int | None = None,
     progress: bool = False,
+    **models: Unpack[ModelArgs],
 ) -> RenderedVideo | list[RenderedVideo] | Path | list[Path]:
     """Make a portrait speak (the Python face of `pirender speak`); arguments as SpeakPipeline.__call__,
-    plus the models (`renderer`, `motion_model`: paths, None = shipped) and runtime options.
+    plus the audio motion model (`motion_model`: a path, None = the shipped one, or a MotionFlow) and
+    the model and runtime keywords of every front-door function (pipelines.front_door.ModelArgs).
 
     Returns:
         With `output`: the written path (or K paths out_0.mp4 .. with `separate`). Without: lazy video(s).
@@ -221,16 +211,11 @@ def speak(
     if output is not None:
         for path in separate_paths(output, samples if separate else 1):
             check_output_path(path, VIDEO_OUTPUTS, inputs=(source, audio, pose_from, source_coeffs))
-    options = RuntimeOptions(
-        device=device, precision=precision, backend=backend, batch_size=batch_size, workers=workers
-    )
-    pipeline = SpeakPipeline.from_pretrained(
-        renderer, motion_model, options=options, extractor=extractor, size=size
-    )
+    pipeline = open_pipeline(SpeakPipeline, "speak", models, motion_model=motion_model)
     result = pipeline(
         source,
         audio,
-        num_samples=samples,
+        samples=samples,
         temperature=temperature,
         seed=seed,
         pose_from=pose_from,
@@ -240,12 +225,7 @@ def speak(
         crop=crop,
         paste_back=paste_back,
     )
-    if output is None:
-        return result
-    if isinstance(result, list):
-        paths = separate_paths(output, len(result))
-        return [video.save(path, progress=progress) for video, path in zip(result, paths, strict=True)]
-    return result.save(output, progress=progress)
+    return write_result(result, output, progress=progress)
 
 
 __all__ = ["SpeakPipeline", "speak"]

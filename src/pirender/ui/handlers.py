@@ -403,7 +403,7 @@ def render_sweep(
     video = models.edit_pipeline()(
         portrait.image,
         values.to_edit(),
-        sweeps=[there, back],
+        sweep=[there, back],
         fps=fps,
         source_coeffs=portrait.coeffs,
         crop=portrait.crop_arg,
@@ -461,7 +461,7 @@ def speak_videos(
     videos = models.speak_pipeline()(
         portrait.image,
         audio,
-        num_samples=samples,
+        samples=samples,
         temperature=float(temperature),
         seed=int(seed),
         separate=True,
