@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch.nn import functional as F
 
 from pirender.motion.extract.synthhead import (
@@ -45,6 +44,7 @@ from pirender.motion.extract.synthhead import (
     targets_from_coeffs,
 )
 from pirender.synth.extractor_data import HELD_OUT_IDENTITY_SEED, render_samples
+from pirender.weights.files import write_model_files
 
 
 def evaluate(extractor: SynthHeadExtractor, images: np.ndarray, coeffs: np.ndarray) -> dict[str, float]:
@@ -226,9 +226,7 @@ def export(
     }
     config = SynthHeadNetConfig(**{**config.__dict__, "provenance": provenance})
     state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in net.state_dict().items()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(args.out))
-    args.out.with_suffix(".json").write_text(config.to_json() + "\n", encoding="utf-8")
+    write_model_files(args.out.with_suffix(".json"), args.out, json.loads(config.to_json()), state)
     print(json.dumps(provenance, indent=2))
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB) in {total_time:.0f} s")
 

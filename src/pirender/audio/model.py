@@ -17,7 +17,6 @@ the prior mean and trains it with MSE: the two baselines share every other layer
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -286,36 +285,39 @@ class MotionFlow(nn.Module):
     def save_pretrained(
         self, directory: str | os.PathLike[str], *, provenance: dict[str, Any] | None = None
     ) -> None:
-        """Write `config.json` and `model.safetensors` (weights + normalisation statistics) into a directory."""
-        from safetensors.torch import save_file
+        """Write `config.json` and `model.safetensors` (weights + normalisation statistics) into a
+        directory, both replaced only on success (weights/files.py)."""
+        from pirender.weights.files import write_model_files
 
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         meta = {"format_version": FORMAT_VERSION, "model": "MotionFlow", "config": self.config.to_dict()}
         if provenance:
             meta["provenance"] = provenance
-        (directory / CONFIG_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_NAME), metadata={"format_version": str(FORMAT_VERSION)})
+        write_model_files(
+            directory / CONFIG_NAME,
+            directory / WEIGHTS_NAME,
+            meta,
+            self.state_dict(),
+            metadata={"format_version": str(FORMAT_VERSION)},
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MotionFlow:
         """Load a model directory (config.json + model.safetensors), a file inside it, or a training
         run directory holding `model/`. Strict: missing or unexpected tensors are an error."""
-        directory = _model_directory(Path(path))
-        try:
-            meta = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8"))
-            if meta.get("format_version") != FORMAT_VERSION or meta.get("model") != "MotionFlow":
-                raise CheckpointError(f"not a MotionFlow config of format {FORMAT_VERSION}")
-            config = AudioFlowConfig.from_dict(meta["config"])
-        except (OSError, ValueError, KeyError, TypeError, PirenderError) as e:  # bad JSON, a bad config
-            raise CheckpointError(f"cannot read {directory / CONFIG_NAME}: {e}") from e
-        from safetensors.torch import load_file
+        from pirender.weights.files import read_model_files
 
+        directory = _model_directory(Path(path))
+        config_path = directory / CONFIG_NAME
+        meta, state = read_model_files(config_path, directory / WEIGHTS_NAME, what="motion model")
+        if meta.get("format_version") != FORMAT_VERSION or meta.get("model") != "MotionFlow":
+            raise CheckpointError(
+                f"cannot read {config_path}: not a MotionFlow config of format {FORMAT_VERSION}"
+            )
         try:
-            state = load_file(str(directory / WEIGHTS_NAME))
-        except Exception as e:  # safetensors raises its own error types
-            raise CheckpointError(f"cannot read {directory / WEIGHTS_NAME}: {e}") from e
+            config = AudioFlowConfig.from_dict(meta["config"])
+        except (ValueError, KeyError, TypeError, PirenderError) as e:  # a bad config
+            raise CheckpointError(f"cannot read {config_path}: {e}") from None
         model = cls(config)
         load_strict(model, state, directory / WEIGHTS_NAME, what="motion flow")
         return model.eval()

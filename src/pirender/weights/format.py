@@ -1,6 +1,6 @@
 """Our release format: a directory with `config.json` (RendererConfig, the image size it was trained
 at, provenance) and `model.safetensors` (the generator weights, nothing else). Loading never
-unpickles anything.
+unpickles anything; both files are written and read by weights/files.py, as every model's are.
 
 Format versions: 2 records `image_size`; version 1 folders load too, their size read from
 provenance["image_size"] where `pirender train` wrote it there, else the official 256.
@@ -18,6 +18,7 @@ from pirender.config import OFFICIAL_IMAGE_SIZE, RendererConfig
 from pirender.errors import CheckpointError, InputError
 from pirender.media.atomic import atomic_dir
 from pirender.weights import official
+from pirender.weights.files import read_model_files, write_model_files
 
 if TYPE_CHECKING:
     from pirender.models.renderer import PIRenderer
@@ -32,14 +33,12 @@ def save_model_dir(
     model: PIRenderer, directory: str | Path, *, provenance: dict[str, Any] | None = None
 ) -> Path:
     """Write model's config and weights to `directory` atomically (replacing an older one only on success)."""
-    from safetensors.torch import save_file
-
     from pirender.version import __version__
 
     if provenance and provenance.get("image_size", model.image_size) != model.image_size:
         raise InputError("provenance['image_size'] is not read any more: set the model's image_size instead")
     directory = Path(directory)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    state = model.state_dict()
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -50,25 +49,20 @@ def save_model_dir(
         "provenance": provenance or {},
     }
     with atomic_dir(directory) as tmp:
-        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
-        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        write_model_files(
+            tmp / CONFIG_FILE, tmp / WEIGHTS_FILE, meta, state, metadata={"format": FORMAT_NAME}
+        )
     return directory
 
 
 def read_model_dir(directory: Path) -> tuple[RendererConfig, dict[str, torch.Tensor], dict[str, Any]]:
     """-> (config, state_dict, metadata). Every failure is a CheckpointError naming the file."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for p in (config_path, weights_path):
         if not p.is_file():
             raise CheckpointError(f"{directory}: not a pirender model directory (no {p.name})")
-    try:
-        meta = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{config_path}: invalid JSON ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or "config" not in meta:
+    meta, state = read_model_files(config_path, weights_path, what="renderer")
+    if meta.get("format") != FORMAT_NAME or "config" not in meta:
         raise CheckpointError(f"{config_path}: not a {FORMAT_NAME} config (format={meta.get('format')!r})")
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(
@@ -83,10 +77,6 @@ def read_model_dir(directory: Path) -> tuple[RendererConfig, dict[str, torch.Ten
         config.check_image_size(image_size_of(meta), "image_size")
     except InputError as e:
         raise CheckpointError(f"{config_path}: {e}") from None
-    try:
-        state = load_file(str(weights_path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{weights_path}: unreadable safetensors file: {e}") from None
     return config, state, meta
 
 

@@ -327,19 +327,19 @@ class SynthHeadExtractor:
         cls, path: str | os.PathLike[str] | None = None, *, device: str | torch.device = "cpu"
     ) -> SynthHeadExtractor:
         """Load weights (.safetensors) and their config (same name, .json); default: the shipped ones."""
-        from safetensors.torch import load_file
+        from pirender.weights.files import read_model_files
 
         weights = Path(path) if path is not None else DEFAULT_WEIGHTS
         config_path = weights.with_suffix(".json")
         if not weights.is_file() or not config_path.is_file():
             raise CheckpointError(f"SynthHead extractor not found: need {weights} and {config_path}")
+        stored, state = read_model_files(config_path, weights, what="SynthHead extractor")
         try:
-            stored = json.loads(config_path.read_text(encoding="utf-8"))
             config = SynthHeadNetConfig.from_dict(stored)
         except (CheckpointError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise CheckpointError(f"{config_path}: bad extractor config ({e})") from None
         net = SynthHeadNet(config)
-        state = upgrade_state_dict(load_file(str(weights)), stored["format_version"])
+        state = upgrade_state_dict(state, stored["format_version"])
         load_strict(net, state, weights, what="SynthHead extractor")
         return cls(net, device=device)
 
