@@ -75,6 +75,10 @@ def test_all_three_models_read_through_it(tmp_path: Path) -> None:
     shutil.copy(DEFAULT_WEIGHTS.with_suffix(".json"), extractor.with_suffix(".json"))
     for weights in (renderer / "model.safetensors", flow / "model.safetensors", extractor):
         weights.write_bytes(b"\x00" * 20)
-    for load, path in ((load_renderer, renderer), (MotionFlow.load, flow), (SynthHeadExtractor.load, extractor)):
+    for load, path in (
+        (load_renderer, renderer),
+        (MotionFlow.load, flow),
+        (SynthHeadExtractor.load, extractor),
+    ):
         with pytest.raises(CheckpointError, match="unreadable safetensors file"):
             load(path)

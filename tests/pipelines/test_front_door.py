@@ -55,14 +55,18 @@ def test_pipeline_arguments_keep_their_names_and_defaults(function, call, built)
         assert front[name].default == parameter.default, name
 
 
-@pytest.mark.parametrize(("command", "function", "renamed"), COMMANDS, ids=lambda x: getattr(x, "__name__", x))
+@pytest.mark.parametrize(
+    ("command", "function", "renamed"), COMMANDS, ids=lambda x: getattr(x, "__name__", x)
+)
 def test_every_keyword_is_a_flag_of_the_same_name(command: str, function, renamed: dict[str, str]) -> None:
     parser = build_parser(command)
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
     dests = {action.dest for action in sub._actions}
     for name in [*_keywords(function), *MODEL_KEYS]:
         dest = renamed.get(name) or NOT_FLAGS.get(name) or name
-        assert dest in dests, f"{function.__name__}({name}=) has no --{dest.replace('_', '-')} in pirender {command}"
+        assert dest in dests, (
+            f"{function.__name__}({name}=) has no --{dest.replace('_', '-')} in pirender {command}"
+        )
 
 
 def test_model_keywords_are_one_declaration() -> None:
