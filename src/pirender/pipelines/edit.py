@@ -25,7 +25,7 @@ from pirender.errors import InputError
 from pirender.motion.coeffs import EXP
 from pirender.motion.sequence import Motion
 from pirender.pipelines.base import RendererPipeline
-from pirender.pipelines.edits import Edit, Preset, Sweep, build_edit, parse_sweep
+from pirender.pipelines.edits import Edit, Preset, Sweep, build_edit, parse_sweeps
 from pirender.pipelines.front_door import ModelArgs, open_pipeline, write_result
 from pirender.pipelines.keep_unchanged import ChangeMaskConfig
 from pirender.pipelines.keep_unchanged import keep_unchanged as keep_unchanged_pixels
@@ -219,14 +219,6 @@ def edit(
         keep_unchanged=keep_unchanged,
     )
     return write_result(result, output, progress=progress)
-
-
-def parse_sweeps(sweep: str | Sweep | Sequence[str | Sweep] | None) -> list[Sweep]:
-    """None, one sweep or several (Sweep objects or their "name:start:stop:steps" strings) -> a list."""
-    if sweep is None:
-        return []
-    items = [sweep] if isinstance(sweep, str | Sweep) else list(sweep)
-    return [s if isinstance(s, Sweep) else parse_sweep(s) for s in items]
 
 
 __all__ = ["EditPipeline", "edit", "expression_of"]

@@ -331,6 +331,14 @@ def parse_sweep(text: str) -> Sweep:
     return Sweep(param, values=values)
 
 
+def parse_sweeps(sweep: str | Sweep | Sequence[str | Sweep] | None) -> list[Sweep]:
+    """None, one sweep or several (Sweep objects or their "name:start:stop:steps" strings) -> a list."""
+    if sweep is None:
+        return []
+    items = [sweep] if isinstance(sweep, str | Sweep) else list(sweep)
+    return [s if isinstance(s, Sweep) else parse_sweep(s) for s in items]
+
+
 def build_edit(
     *,
     yaw: float | None = None,
