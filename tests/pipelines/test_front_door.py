@@ -92,6 +92,57 @@ def test_unknown_keyword_fails_before_any_model_loads(tmp_path) -> None:
         edit(image, renderr="nowhere")
 
 
+class _Recorder:
+    """A pipeline stand-in: records what the front door passes to its __call__."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple, dict]] = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+        return np.zeros((4, 4, 3), np.uint8)
+
+    def expression_of(self, reference):  # EditPipeline's
+        raise AssertionError("not asked for")
+
+
+# (module, front door, its pipeline's __call__, positional arguments, one job keyword and a value)
+SHOWN = [
+    ("reenact", reenact, ReenactPipeline.__call__, ("face.png", "drive.npz"), ("layout", "side-by-side")),
+    ("edit", edit, EditPipeline.__call__, ("face.png",), ("paste_back", False)),
+    ("speak", speak, SpeakPipeline.__call__, ("face.png", "speech.wav"), ("temperature", 0.5)),
+]
+
+
+@pytest.mark.parametrize(("module", "function", "call", "args", "given"), SHOWN, ids=[m for m, *_ in SHOWN])
+def test_shown_job_keywords_reach_the_pipeline(monkeypatch, module, function, call, args, given) -> None:
+    """The job keywords a front door shows are its pipeline's: each one given reaches the pipeline's
+    __call__, every other one with the pipeline's own default; model keywords go to the loader."""
+    recorder, loaded = _Recorder(), {}
+
+    def fake_open(cls, name, models, **extra):
+        loaded.update(models)
+        return recorder
+
+    monkeypatch.setattr(f"pirender.pipelines.{module}.open_pipeline", fake_open)
+    name, value = given
+    function(*args, **{name: value}, device="cpu", batch_size=3)
+    ((called_args, called),) = recorder.calls
+    assert called_args[: len(args)] == args
+    expected = {n: p.default for n, p in _keywords(call).items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    expected[name] = value
+    if function is edit:
+        expected["sweep"] = []  # parsed before the pipeline sees it
+    assert called == expected
+    assert loaded == {"device": "cpu", "batch_size": 3}
+    shown = inspect.signature(function).parameters
+    assert list(expected) == [n for n in shown if n in expected]  # shown in the pipeline's order
+    with pytest.raises(
+        TypeError, match=f"{function.__name__}\\(\\) got an unexpected keyword argument 'tempo'"
+    ):
+        function(*args, tempo=1)
+
+
 def test_write_result(tmp_path) -> None:
     image = np.full((8, 8, 3), 200, np.uint8)
     assert write_result(image, None) is image
@@ -99,3 +150,15 @@ def test_write_result(tmp_path) -> None:
     assert path == tmp_path / "out.png" and path.stat().st_size > 0
     with pytest.raises(TypeError):
         write_result(object(), tmp_path / "x.png")
+
+
+def test_edit_recipe_keywords_reach_the_recipe(monkeypatch) -> None:
+    recorder = _Recorder()
+    monkeypatch.setattr("pirender.pipelines.edit.open_pipeline", lambda *a, **k: recorder)
+    edit("face.png", yaw=12, relative=True, grid=True)
+    (((_, recipe), job),) = recorder.calls
+    assert (recipe.yaw, recipe.relative, recipe.pitch, recipe.preset_strength) == (12, True, None, 1.0)
+    assert job["grid"] is True
+    assert "expression" not in inspect.signature(edit).parameters  # built from expression_from
+    with pytest.raises(TypeError, match="unexpected keyword argument 'expression'"):
+        edit("face.png", expression=np.zeros(64))

@@ -32,7 +32,7 @@ from pirender.motion.coeffs import COEFF_DIM
 from pirender.motion.sequence import Motion
 from pirender.pipelines.front_door import ModelArgs, open_pipeline, write_result
 from pirender.pipelines.keep_unchanged import ChangeMaskConfig
-from pirender.pipelines.models import ExtractorSpec, load_motion_model, resolve_motion_model_path
+from pirender.pipelines.models import ExtractorSpec, open_motion_model
 from pirender.pipelines.output import VIDEO_OUTPUTS, AudioLike, RenderedVideo, check_output_path
 from pirender.pipelines.source import VideoCrop
 from pirender.pipelines.video_edit import VideoAnalysis, VideoEditPipeline
@@ -118,8 +118,8 @@ class DubPipeline:
         size: int | None = None,
         need_audio_model: bool = True,
     ) -> DubPipeline:
-        if need_audio_model and (motion_model is None or isinstance(motion_model, str | os.PathLike)):
-            motion_model = load_motion_model(str(resolve_motion_model_path(motion_model).resolve()))
+        if need_audio_model:
+            motion_model = open_motion_model(motion_model)
         editor = VideoEditPipeline.from_pretrained(renderer, options=options, extractor=extractor, size=size)
         return cls(editor, motion_model)
 

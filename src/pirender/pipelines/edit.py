@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +25,8 @@ from pirender.errors import InputError
 from pirender.motion.coeffs import EXP
 from pirender.motion.sequence import Motion
 from pirender.pipelines.base import RendererPipeline
-from pirender.pipelines.edits import Edit, Preset, Sweep, build_edit, parse_sweeps
-from pirender.pipelines.front_door import ModelArgs, open_pipeline, write_result
+from pirender.pipelines.edits import Edit, Sweep, build_edit, parse_sweeps
+from pirender.pipelines.front_door import JobKeywords, open_pipeline, write_result
 from pirender.pipelines.keep_unchanged import ChangeMaskConfig
 from pirender.pipelines.keep_unchanged import keep_unchanged as keep_unchanged_pixels
 from pirender.pipelines.models import ExtractorSpec
@@ -42,9 +42,6 @@ from pirender.pipelines.source import (
     prepare_source,
     source_coefficients,
 )
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 DEFAULT_SWEEP_FPS = 25.0
 
@@ -145,30 +142,17 @@ def expression_of(
     return source_coefficients(prepared, extractor=extractor, device=device)[EXP].copy()
 
 
+EDIT = JobKeywords(build_edit, EditPipeline.__call__, hide=("expression",))
+
+
+@EDIT.shown
 def edit(
     source: ImageLike,
     *,
     output: str | os.PathLike[str] | None = None,
-    yaw: float | None = None,
-    pitch: float | None = None,
-    roll: float | None = None,
-    tx: float | None = None,
-    ty: float | None = None,
-    tz: float | None = None,
-    exp: dict[str | int, float] | Sequence[str] | None = None,
-    preset: str | Preset | None = None,
-    preset_strength: float = 1.0,
     expression_from: ImageLike | Motion | None = None,
-    relative: bool = False,
-    sweep: str | Sweep | Sequence[str | Sweep] | None = None,
-    grid: bool = False,
-    fps: float = DEFAULT_SWEEP_FPS,
-    source_coeffs: CoeffsLike = None,
-    crop: SourceCrop = "auto",
-    paste_back: bool = True,
-    keep_unchanged: bool | ChangeMaskConfig = False,
     progress: bool = False,
-    **models: Unpack[ModelArgs],
+    **keywords: Any,
 ) -> np.ndarray | RenderedVideo | Path:
     """Edit a portrait's pose and expression (the Python face of `pirender edit`).
 
@@ -176,48 +160,29 @@ def edit(
     `exp` sets expression slots ({"smile": 1.0} or ["5=0.8"]); `preset` names a preset file;
     `expression_from` copies another face's expression; `sweep` adds animated parameters
     ("yaw:-20:20:30"), laid out as one image per row with `grid`. See pipelines.edits for the order.
-    `keep_unchanged` keeps the source's own pixels wherever the edit leaves the render alone. The
-    model and runtime keywords (`renderer`, `extractor`, `size`, `device`, ...) are those of every
-    front-door function (pipelines.front_door.ModelArgs).
+    `keep_unchanged` keeps the source's own pixels wherever the edit leaves the render alone.
+    Keywords: the recipe's, as `pipelines.edits.build_edit` (yaw, pitch, roll, tx, ty, tz, exp,
+    preset, preset_strength, relative), the job's, as `EditPipeline.__call__` (sweep, grid, fps,
+    source_coeffs, crop, paste_back, keep_unchanged), both with their names and defaults, and the
+    model and runtime keywords of every front-door function (`renderer`, `extractor`, `size`,
+    `device`, ...: pipelines.front_door.ModelArgs).
 
     Returns:
         With `output`: its path (.png/.jpg for an image or grid, .mp4 for a sweep), written atomically.
         Without: the (H, W, 3) uint8 image (or grid), or a lazy RenderedVideo for a sweep.
     """
-    sweeps = parse_sweeps(sweep)  # before any model loads
+    recipe, job, models = EDIT.split(keywords)
+    job["sweep"] = parse_sweeps(job["sweep"])  # before any model loads
     if output is not None:
-        wants_video = bool(sweeps) and not grid
+        wants_video = bool(job["sweep"]) and not job["grid"]
         check_output_path(
             output,
             VIDEO_OUTPUTS if wants_video else IMAGE_OUTPUTS,
-            inputs=(source, source_coeffs, expression_from),
+            inputs=(source, job["source_coeffs"], expression_from),
         )
     pipeline = open_pipeline(EditPipeline, "edit", models)
     expression = None if expression_from is None else pipeline.expression_of(expression_from)
-    recipe = build_edit(
-        yaw=yaw,
-        pitch=pitch,
-        roll=roll,
-        tx=tx,
-        ty=ty,
-        tz=tz,
-        exp=exp,
-        preset=preset,
-        preset_strength=preset_strength,
-        expression=expression,
-        relative=relative,
-    )
-    result = pipeline(
-        source,
-        recipe,
-        sweep=sweeps,
-        grid=grid,
-        fps=fps,
-        source_coeffs=source_coeffs,
-        crop=crop,
-        paste_back=paste_back,
-        keep_unchanged=keep_unchanged,
-    )
+    result = pipeline(source, build_edit(**recipe, expression=expression), **job)
     return write_result(result, output, progress=progress)
 
 

@@ -1,15 +1,26 @@
 """What the front-door functions share: `pirender.reenact`, `edit`, `speak`, `edit_video` and `dub`
-each take their job's arguments (those of their pipeline's `__call__`) plus the same model and runtime
-keywords, declared once here as `ModelArgs`; `open_pipeline` loads a pipeline from them and
-`write_result` writes what it returns.
+each take their job's arguments plus the same model and runtime keywords, declared once here as
+`ModelArgs`; `open_pipeline` loads a pipeline from them and `write_result` writes what it returns.
 
-    pipeline = open_pipeline(ReenactPipeline, "reenact", models)   # models: the caller's **models
-    return write_result(pipeline(source, driving, ...), output, progress=progress)
+The job keywords of `reenact`, `edit` and `speak` are declared once, by their pipeline's `__call__`
+(and edit's recipe keywords by `build_edit`): names, types, defaults and docs. The function takes
+them through `**keywords` (`JobKeywords`), and its signature shows them, so `help(pirender.speak)`
+lists every argument:
+
+    REENACT = JobKeywords(ReenactPipeline.__call__)
+
+    @REENACT.shown
+    def reenact(source, driving, *, output=None, **keywords):
+        job, models = REENACT.split(keywords)
+        pipeline = open_pipeline(ReenactPipeline, "reenact", models)
+        return write_result(pipeline(source, driving, **job), output, progress=job["progress"])
 """
 
 from __future__ import annotations
 
+import inspect
 import os
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar
@@ -46,6 +57,49 @@ RUNTIME_KEYS: tuple[str, ...] = tuple(f.name for f in fields(RuntimeOptions))
 MODEL_KEYS: tuple[str, ...] = tuple(ModelArgs.__annotations__)
 
 P = TypeVar("P")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class JobKeywords:
+    """The job keywords of a front-door function, declared by the callables it passes them to.
+
+    Each of `calls` (a pipeline's `__call__`, a recipe builder such as `build_edit`) declares its
+    keyword-only parameters once, with their types, defaults and docs; the front door takes them
+    through `**keywords`. `shown` decorates the function so that its signature (help(), IDEs,
+    `inspect`) lists them after its own arguments, then `**models` (ModelArgs); `split` sorts a call's
+    keywords into one dict per callable (every keyword: the caller's value or the default) and the
+    model keywords, an unknown one being a TypeError as Python's own. `hide`: keywords of the calls
+    that the function builds itself (e.g. edit's `expression`, from its `expression_from`).
+    """
+
+    def __init__(self, *calls: Callable[..., Any], hide: tuple[str, ...] = ()) -> None:
+        self.parameters = [
+            {
+                name: parameter
+                for name, parameter in inspect.signature(call).parameters.items()
+                if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in hide
+            }
+            for call in calls
+        ]
+        self.function = ""
+
+    def shown(self, function: F) -> F:
+        own = inspect.signature(function)
+        mine = [p for p in own.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        taken = [p for group in self.parameters for n, p in group.items() if n not in own.parameters]
+        models = inspect.Parameter("models", inspect.Parameter.VAR_KEYWORD, annotation="Unpack[ModelArgs]")
+        function.__signature__ = own.replace(parameters=[*mine, *taken, models])  # type: ignore[attr-defined]
+        self.function = function.__name__
+        return function
+
+    def split(self, keywords: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+        """-> (keywords of calls[0], .., keywords of calls[-1], model keywords)."""
+        known = set(MODEL_KEYS).union(*self.parameters)
+        unknown = sorted(set(keywords) - known)
+        if unknown:
+            raise TypeError(f"{self.function}() got an unexpected keyword argument {unknown[0]!r}")
+        groups = [{n: keywords.get(n, p.default) for n, p in group.items()} for group in self.parameters]
+        return (*groups, {key: value for key, value in keywords.items() if key in MODEL_KEYS})
 
 
 def runtime_options(function: str, models: dict[str, Any]) -> RuntimeOptions:

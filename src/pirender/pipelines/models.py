@@ -161,6 +161,14 @@ def load_motion_model(path: str) -> Any:
     return MotionFlow.load(path)
 
 
+def open_motion_model(motion_model: Any) -> Any:
+    """A pipeline's audio model argument: a directory path (None = the shipped one), loaded and cached,
+    or an already loaded MotionFlow, returned as it is."""
+    if motion_model is None or isinstance(motion_model, str | os.PathLike):
+        return load_motion_model(str(resolve_motion_model_path(motion_model).resolve()))
+    return motion_model
+
+
 SYNTHETIC_NOTICE = (
     "pirender: note: the bundled renderer was trained on synthetic SynthHead heads only, so a real face "
     "comes back blurred; for real photos get the official PIRender weights "

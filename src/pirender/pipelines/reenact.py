@@ -16,13 +16,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from pirender.errors import InputError
 from pirender.pipelines.base import RendererPipeline
-from pirender.pipelines.front_door import ModelArgs, open_pipeline, write_result
+from pirender.pipelines.front_door import JobKeywords, open_pipeline, write_result
 from pirender.pipelines.motion_transfer import MOTION_MODES, transfer_motion
 from pirender.pipelines.output import (
     VIDEO_OUTPUTS,
@@ -44,9 +44,6 @@ from pirender.pipelines.source import (
     prepare_source,
     source_coefficients,
 )
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 MotionArg = Literal["auto", "absolute", "relative"]
 Layout = Literal["result", "side-by-side"]
@@ -179,50 +176,34 @@ def _audio(audio: AudioLike | str, drive: Driving) -> AudioLike:
     return audio
 
 
+REENACT = JobKeywords(ReenactPipeline.__call__)
+
+
+@REENACT.shown
 def reenact(
     source: ImageLike,
     driving: DrivingLike,
     *,
     output: str | os.PathLike[str] | None = None,
-    motion: MotionArg = "auto",
-    source_coeffs: CoeffsLike = None,
-    crop: SourceCrop = "auto",
-    paste_back: bool = True,
-    layout: Layout = "result",
-    audio: AudioLike | Literal["driving"] = "driving",
-    fps: float | None = None,
-    progress: bool = False,
-    **models: Unpack[ModelArgs],
+    **keywords: Any,
 ) -> RenderedVideo | Path:
     """Reenact `source` with `driving` (the Python face of `pirender reenact`).
 
-    Arguments are those of `ReenactPipeline.__call__` (`progress`: bars while a driving video is
-    extracted and while saving) plus the model and runtime keywords of every front-door function
-    (`renderer`, `extractor`, `size`, `device`, `precision`, `backend`, `batch_size`, `workers`:
+    Keywords: those of `ReenactPipeline.__call__` (motion, source_coeffs, crop, paste_back, layout,
+    audio, fps, progress: bars while a driving video is extracted and while saving; same names and
+    defaults) and the model and runtime keywords of every front-door function (`renderer`,
+    `extractor`, `size`, `device`, `precision`, `backend`, `batch_size`, `workers`:
     pipelines.front_door.ModelArgs).
 
     Returns:
         With `output`: the written MP4's path (rendered and encoded in a stream, written atomically).
         Without: a lazy RenderedVideo (iterate it for frames, `.to_array()`, `.save(path)`).
     """
-    if output is not None:
-        check_output_path(
-            output, VIDEO_OUTPUTS, inputs=(source, driving, source_coeffs, audio)
-        )  # before any model is loaded or frame rendered
+    job, models = REENACT.split(keywords)
+    if output is not None:  # before any model is loaded or frame rendered
+        check_output_path(output, VIDEO_OUTPUTS, inputs=(source, driving, job["source_coeffs"], job["audio"]))
     pipeline = open_pipeline(ReenactPipeline, "reenact", models)
-    video = pipeline(
-        source,
-        driving,
-        motion=motion,
-        source_coeffs=source_coeffs,
-        crop=crop,
-        paste_back=paste_back,
-        layout=layout,
-        audio=audio,
-        fps=fps,
-        progress=progress,
-    )
-    return write_result(video, output, progress=progress)
+    return write_result(pipeline(source, driving, **job), output, progress=job["progress"])
 
 
 __all__ = ["ReenactPipeline", "reenact", "resolve_motion_mode"]

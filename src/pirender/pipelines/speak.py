@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +25,13 @@ from pirender.engine.options import RuntimeOptions
 from pirender.errors import InputError
 from pirender.motion.coeffs import CROP, with_crop
 from pirender.pipelines.base import RendererPipeline
-from pirender.pipelines.front_door import ModelArgs, open_pipeline, separate_paths, write_result
-from pirender.pipelines.models import ExtractorSpec, load_motion_model, resolve_motion_model_path
+from pirender.pipelines.front_door import (
+    JobKeywords,
+    open_pipeline,
+    separate_paths,
+    write_result,
+)
+from pirender.pipelines.models import ExtractorSpec, open_motion_model
 from pirender.pipelines.output import VIDEO_OUTPUTS, RenderedVideo, check_output_path, hstack
 from pirender.pipelines.render import render_coeffs
 from pirender.pipelines.source import (
@@ -38,9 +43,6 @@ from pirender.pipelines.source import (
     prepare_source,
     source_coefficients,
 )
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 DEFAULT_FPS = 25.0
 AudioInput = str | os.PathLike[str] | tuple[np.ndarray, int]
@@ -75,8 +77,7 @@ class SpeakPipeline:
         size: int | None = None,
     ) -> SpeakPipeline:
         """Load the renderer and the audio model (paths; None = the shipped ones; or loaded objects)."""
-        if motion_model is None or isinstance(motion_model, str | os.PathLike):
-            motion_model = load_motion_model(str(resolve_motion_model_path(motion_model).resolve()))
+        motion_model = open_motion_model(motion_model)
         loaded = RendererPipeline.from_pretrained(renderer, options=options, extractor=extractor, size=size)
         return cls(loaded.engine, motion_model, loaded.image_size, loaded.extractor, loaded.device,
                    loaded.synthetic_only)  # fmt: skip
@@ -183,49 +184,36 @@ def _load_speech(audio: AudioInput) -> tuple[np.ndarray, int]:
     return load_audio(audio)
 
 
+SPEAK = JobKeywords(SpeakPipeline.__call__)
+
+
+@SPEAK.shown
 def speak(
     source: ImageLike,
     audio: AudioInput,
     *,
     motion_model: Any = None,
     output: str | os.PathLike[str] | None = None,
-    samples: int = 1,
-    temperature: float = 1.0,
-    seed: int = 0,
-    pose_from: DrivingLike | None = None,
-    separate: bool = False,
-    fps: float = DEFAULT_FPS,
-    source_coeffs: CoeffsLike = None,
-    crop: SourceCrop = "auto",
-    paste_back: bool = True,
     progress: bool = False,
-    **models: Unpack[ModelArgs],
+    **keywords: Any,
 ) -> RenderedVideo | list[RenderedVideo] | Path | list[Path]:
-    """Make a portrait speak (the Python face of `pirender speak`); arguments as SpeakPipeline.__call__,
-    plus the audio motion model (`motion_model`: a path, None = the shipped one, or a MotionFlow) and
-    the model and runtime keywords of every front-door function (pipelines.front_door.ModelArgs).
+    """Make a portrait speak (the Python face of `pirender speak`).
+
+    Keywords: those of `SpeakPipeline.__call__` (samples, temperature, seed, pose_from, separate, fps,
+    source_coeffs, crop, paste_back; same names and defaults), the audio motion model (`motion_model`:
+    a path, None = the shipped one, or a MotionFlow), `progress` (a bar while saving) and the model
+    and runtime keywords of every front-door function (pipelines.front_door.ModelArgs).
 
     Returns:
         With `output`: the written path (or K paths out_0.mp4 .. with `separate`). Without: lazy video(s).
     """
+    job, models = SPEAK.split(keywords)
     if output is not None:
-        for path in separate_paths(output, samples if separate else 1):
-            check_output_path(path, VIDEO_OUTPUTS, inputs=(source, audio, pose_from, source_coeffs))
+        inputs = (source, audio, job["pose_from"], job["source_coeffs"])
+        for path in separate_paths(output, job["samples"] if job["separate"] else 1):
+            check_output_path(path, VIDEO_OUTPUTS, inputs=inputs)
     pipeline = open_pipeline(SpeakPipeline, "speak", models, motion_model=motion_model)
-    result = pipeline(
-        source,
-        audio,
-        samples=samples,
-        temperature=temperature,
-        seed=seed,
-        pose_from=pose_from,
-        separate=separate,
-        fps=fps,
-        source_coeffs=source_coeffs,
-        crop=crop,
-        paste_back=paste_back,
-    )
-    return write_result(result, output, progress=progress)
+    return write_result(pipeline(source, audio, **job), output, progress=progress)
 
 
 __all__ = ["SpeakPipeline", "speak"]
