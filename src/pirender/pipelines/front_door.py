@@ -60,6 +60,13 @@ P = TypeVar("P")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def check_keywords(function: str, keywords: dict[str, Any], known: set[str]) -> None:
+    """A keyword not in `known` is a TypeError, worded as Python's own for `function`."""
+    unknown = sorted(set(keywords) - known)
+    if unknown:
+        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")
+
+
 class JobKeywords:
     """The job keywords of a front-door function, declared by the callables it passes them to.
 
@@ -94,10 +101,7 @@ class JobKeywords:
 
     def split(self, keywords: dict[str, Any]) -> tuple[dict[str, Any], ...]:
         """-> (keywords of calls[0], .., keywords of calls[-1], model keywords)."""
-        known = set(MODEL_KEYS).union(*self.parameters)
-        unknown = sorted(set(keywords) - known)
-        if unknown:
-            raise TypeError(f"{self.function}() got an unexpected keyword argument {unknown[0]!r}")
+        check_keywords(self.function, keywords, set(MODEL_KEYS).union(*self.parameters))
         groups = [{n: keywords.get(n, p.default) for n, p in group.items()} for group in self.parameters]
         return (*groups, {key: value for key, value in keywords.items() if key in MODEL_KEYS})
 
@@ -105,9 +109,7 @@ class JobKeywords:
 def runtime_options(function: str, models: dict[str, Any]) -> RuntimeOptions:
     """The RuntimeOptions among a front-door function's `**models`; a key that is not a ModelArgs
     keyword is a TypeError, as Python's own for an unexpected keyword argument."""
-    unknown = sorted(set(models) - set(MODEL_KEYS))
-    if unknown:
-        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")
+    check_keywords(function, models, set(MODEL_KEYS))
     return RuntimeOptions(**{key: models[key] for key in RUNTIME_KEYS if key in models})
 
 
