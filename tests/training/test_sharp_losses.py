@@ -75,6 +75,7 @@ def test_gan_off_leaves_the_run_unchanged(synth_lmdb: Path, tmp_path: Path) -> N
      ("data.expression_pair_prob", "1.5"), ("data.expression_pair_candidates", "1"),
      ("data.edit_pair_prob", "-0.1"), ("data.edit_pose_share", "1.5"),
      ("data.edit_focus", "smil"), ("data.edit_focus_share", "2"), ("data.edit_focus_share", "0.5"),
+     ("data.edit_neutral_share", "-0.5"),
      ("loss.change_weight", "-2"), ("loss.change_threshold", "3"), ("loss.change_dilation", "-1"),
      ("loss.change_normalize", "pixels")],
 )  # fmt: skip

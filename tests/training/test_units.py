@@ -251,6 +251,28 @@ def test_focused_edit_pairs_move_only_the_named_controls(synth_lmdb: Path) -> No
         assert a[0] == b[0] and torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])
 
 
+def test_neutral_still_edits_start_from_the_neutral_frontal_face(synth_lmdb: Path) -> None:
+    from pirender.synth import neutral_coeffs
+
+    neutral = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=1.0, edit_neutral_share=1.0)
+    plain = PairDataset(str(synth_lmdb), size=64, edit_pair_prob=1.0)
+    stills = 0
+    for key in [(0, 2, 5, k) for k in range(30)]:
+        _, source, target = neutral.edit(key)
+        if torch.equal(source[:, 0], source[:, -1]):  # a still edit: constant windows
+            stills += 1
+            assert torch.equal(
+                source[12:, 0], torch.from_numpy(neutral_coeffs()[12:])
+            )  # frontal, neutral framing
+            assert not torch.equal(source, target)
+        else:  # video edits are as without the option
+            a = plain.edit(key)
+            assert torch.equal(a[1], source) and torch.equal(a[2], target)
+    assert 5 < stills < 25
+    item = neutral[(0, 2, 5, 0)]
+    assert item["source_image"].shape == (3, 64, 64)
+
+
 def test_metrics() -> None:
     torch.manual_seed(0)
     a = torch.rand(2, 3, 32, 32) * 2 - 1

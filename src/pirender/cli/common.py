@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import contextvars
 import sys
 import warnings
 from collections.abc import Iterator
@@ -213,8 +214,26 @@ def check_positive(value: float | None, what: str) -> None:
         raise InputError(f"{what} must be positive, got {value}")
 
 
+_COLLECTED: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("outputs", default=None)
+
+
+@contextlib.contextmanager
+def collect_outputs() -> Iterator[list[Path]]:
+    """Within the block, every path a command reports written (print_outputs) is also appended to the
+    yielded list: how a batch job learns what its command wrote."""
+    written: list[Path] = []
+    token = _COLLECTED.set(written)
+    try:
+        yield written
+    finally:
+        _COLLECTED.reset(token)
+
+
 def print_outputs(args: argparse.Namespace, written: Path | list[Path]) -> None:
     """Print the written path (or each of a list), one a line, unless --quiet."""
+    paths = written if isinstance(written, list) else [written]
+    if (collected := _COLLECTED.get()) is not None:
+        collected.extend(Path(p) for p in paths)
     if not args.quiet:
-        for path in written if isinstance(written, list) else [written]:
+        for path in paths:
             print(path)

@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 
 from pirender.cli.signals import Terminated, terminate_on_signals
-from pirender.errors import PirenderError, one_line
+from pirender.errors import InputError, PirenderError, one_line
 from pirender.extras import missing_extra
 
 _EXIT_USER_ERROR = 1
@@ -34,14 +34,38 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+class _RaisingParser(argparse.ArgumentParser):
+    """A parser whose errors are InputErrors (a job of a batch or a server: the message is recorded,
+    the process goes on)."""
+
+    def error(self, message: str) -> None:
+        raise PirenderArgumentError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # --help, --version
+        raise PirenderArgumentError(f"{self.prog}: {one_line(message or 'exited')}")
+
+
+class PirenderArgumentError(InputError):
+    """A command line (or a job's options) that the command's parser refuses."""
+
+
+# Packages above the commands (they run them: a batch, a server) add their own command in `cli.py`,
+# so that the commands never import them.
+_COMMAND_PACKAGES = ("jobs", "serve")
+
+
 def _command_modules() -> dict[str, tuple[str, str]]:
     """Map command name -> (module name, help), read from each module's source without importing it."""
     commands: dict[str, tuple[str, str]] = {}
     package_dir = Path(__file__).parent
-    for info in pkgutil.iter_modules([str(package_dir)]):
-        if info.name in ("main", "common") or info.name.startswith("_"):
-            continue
-        tree = ast.parse((package_dir / f"{info.name}.py").read_text(encoding="utf-8"))
+    sources = [
+        (package_dir / f"{info.name}.py", f"pirender.cli.{info.name}")
+        for info in pkgutil.iter_modules([str(package_dir)])
+        if info.name not in ("main", "common") and not info.name.startswith("_") and not info.ispkg
+    ]
+    sources += [(package_dir.parent / p / "cli.py", f"pirender.{p}.cli") for p in _COMMAND_PACKAGES]
+    for path, module in sources:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
         values = {}
         for node in tree.body:
             if (
@@ -52,16 +76,21 @@ def _command_modules() -> dict[str, tuple[str, str]]:
                 if node.targets[0].id in ("COMMAND", "HELP") and isinstance(node.value, ast.Constant):
                     values[node.targets[0].id] = node.value.value
         if "COMMAND" in values:
-            commands[values["COMMAND"]] = (f"pirender.cli.{info.name}", values.get("HELP", ""))
+            commands[values["COMMAND"]] = (module, values.get("HELP", ""))
     return dict(sorted(commands.items()))
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    parser = _ArgumentParser(prog="pirender", description="PIRenderer: animate and edit portraits.")
+def build_parser(command: str | None = None, *, raising: bool = False) -> argparse.ArgumentParser:
+    """The `pirender` parser, with `command`'s arguments added. `raising`: errors raise
+    PirenderArgumentError instead of exiting (for jobs run inside a worker)."""
+    kind = _RaisingParser if raising else _ArgumentParser
+    parser = kind(prog="pirender", description="PIRenderer: animate and edit portraits.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in _command_modules().items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.error = _ArgumentParser.error.__get__(p)  # type: ignore[method-assign]
+        p.error = kind.error.__get__(p)  # type: ignore[method-assign]
+        if raising:
+            p.exit = kind.exit.__get__(p)  # type: ignore[method-assign]
         if name == command:
             importlib.import_module(module_name).add_arguments(p)
             p.add_argument(
@@ -100,23 +129,26 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated as e:
         print(f"pirender: terminated ({e})", file=sys.stderr)
         return e.exit_code
-    except (PirenderError, FileNotFoundError, IsADirectoryError, PermissionError) as e:  # the user's to fix
+    except Exception as e:
         if os.environ.get("PIRENDER_DEBUG"):
             raise
-        print(f"pirender {args.command}: error: {one_line(e)}", file=sys.stderr)
-        return _EXIT_USER_ERROR
-    except Exception as e:  # an internal error (a ValueError too): one line, with a way to get the traceback
-        if os.environ.get("PIRENDER_DEBUG"):
-            raise
-        if (extra := missing_extra(e)) is not None:  # not a bug: an optional extra to install
-            print(f"pirender {args.command}: error: {extra}", file=sys.stderr)
-            return _EXIT_USER_ERROR
-        print(
-            f"pirender {args.command}: internal error: {type(e).__name__}: {one_line(e)} "
-            "(set PIRENDER_DEBUG=1 for a traceback)",
-            file=sys.stderr,
-        )
-        return 3
+        status, message = describe_error(args.command, e)
+        print(message, file=sys.stderr)
+        return status
+
+
+def describe_error(command: str, error: Exception) -> tuple[int, str]:
+    """-> (exit status, one line) for an error that ended `command`: 1 for the user's to fix (bad
+    input, a missing file or optional extra), 3 for an internal error (a ValueError too), with a way
+    to get the traceback."""
+    if isinstance(error, PirenderError | FileNotFoundError | IsADirectoryError | PermissionError):
+        return _EXIT_USER_ERROR, f"pirender {command}: error: {one_line(error)}"
+    if (extra := missing_extra(error)) is not None:  # not a bug: an optional extra to install
+        return _EXIT_USER_ERROR, f"pirender {command}: error: {extra}"
+    return 3, (
+        f"pirender {command}: internal error: {type(error).__name__}: {one_line(error)} "
+        "(set PIRENDER_DEBUG=1 for a traceback)"
+    )
 
 
 def _show_warning(command: str, message: Warning | str, *args: object, **kwargs: object) -> None:

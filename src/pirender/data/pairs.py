@@ -104,10 +104,12 @@ class PairDataset(torch.utils.data.Dataset):
         edit_pose_share: float = 0.0,
         edit_focus: Sequence[str] = (),
         edit_focus_share: float = 0.0,
+        edit_neutral_share: float = 0.0,
     ) -> None:
         self.source = _VideoSource(root, split=split, size=size, radius=radius)
         self.edit_pair_prob, self.edit_pose_share = edit_pair_prob, edit_pose_share
         self.edit_focus, self.edit_focus_share = tuple(edit_focus), edit_focus_share
+        self.edit_neutral_share = edit_neutral_share
         if edit_pair_prob > 0:
             bad = [video for video in self.source.videos if synth_identity_seed(video) is None]
             if bad:
@@ -160,7 +162,8 @@ class PairDataset(torch.utils.data.Dataset):
         its head motion damped or turned a few degrees, real windows); of the rest, half are still-photo
         edits (`synth.motion.random_edit`, constant windows), half video edits of the expression
         (`synth.motion.random_track_edit`: tracks of another video of the split, real windows). A share
-        `edit_focus_share` of those expression edits move only the `edit_focus` controls. Drawn from its
+        `edit_focus_share` of those expression edits move only the `edit_focus` controls, and a share
+        `edit_neutral_share` of the still edits start from the neutral frontal face. Drawn from its
         own RNG stream, so enabling edit pairs leaves the other pairs' draws as they were (and a share
         of 0 draws nothing for it, so runs without pose or focused edits draw as before).
         """
@@ -179,7 +182,12 @@ class PairDataset(torch.utils.data.Dataset):
             focused = self.edit_focus_share > 0 and rng.random() < self.edit_focus_share
             controls = self.edit_focus if focused else ()
             if rng.random() < 0.5:
-                source, target = random_edit(rng, motion[frame], controls)
+                still = motion[frame]
+                if self.edit_neutral_share > 0 and rng.random() < self.edit_neutral_share:
+                    from pirender.synth import neutral_coeffs
+
+                    still = neutral_coeffs()  # the neutral frontal face, as a portrait photo
+                source, target = random_edit(rng, still, controls)
                 windows = np.repeat(np.stack([source, target])[:, :, None], 2 * src.radius + 1, 2)
             else:
                 # the donor may be the clip itself, at an offset

@@ -68,9 +68,7 @@ class RenderedVideo:
         from pirender.media.video import VideoWriter
 
         path = check_output_path(path, VIDEO_OUTPUTS)
-        frames: Iterator[np.ndarray] = iter(self)
-        if progress:
-            frames = iter(frame_bar(frames, self.num_frames, path.name))
+        frames = iter(frame_bar(iter(self), self.num_frames, path.name, progress))
         with VideoWriter(path, self.fps, self.size, audio=self.audio, crf=crf) as writer:
             for frame in frames:
                 writer.write(frame)

@@ -48,6 +48,10 @@ class DataConfig:
     # are drawn often (synth.motion.random_edit / random_track_edit `controls`; docs/training.md)
     edit_focus: str = ""
     edit_focus_share: float = 0.0
+    # Not official: a share of the still-photo edit pairs whose source is the neutral frontal face
+    # (synth.neutral_coeffs: no expression, no rotation, the neutral framing) instead of the frame's:
+    # the pairs of bench/mouth_overfit.py, which teach controls the mixed pairs do not (docs/training.md)
+    edit_neutral_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,8 @@ class TrainConfig:
             raise InputError("data.edit_pose_share must be in [0, 1]")
         if not 0 <= self.data.edit_focus_share <= 1:
             raise InputError("data.edit_focus_share must be in [0, 1]")
+        if not 0 <= self.data.edit_neutral_share <= 1:
+            raise InputError("data.edit_neutral_share must be in [0, 1]")
         focus_controls(self.data.edit_focus)  # names checked here, once
         if self.data.edit_focus_share > 0 and not self.data.edit_focus:
             raise InputError("data.edit_focus_share > 0 needs data.edit_focus (control names)")

@@ -400,6 +400,7 @@ def _make_loader(config: TrainConfig, env: DistEnv, *, start_step: int, end_step
         edit_pose_share=config.data.edit_pose_share,
         edit_focus=focus_controls(config.data.edit_focus),
         edit_focus_share=config.data.edit_focus_share,
+        edit_neutral_share=config.data.edit_neutral_share,
     )
     sampler = StepBatchSampler(
         batch_size=config.data.batch_size,

@@ -1,0 +1,158 @@
+"""Run jobs as Ray tasks, on a Ray started for the run or on an existing cluster.
+
+Nothing is assumed shared between the machines but the installed pirender: each input file and model
+folder goes into Ray's object store once (a driving video used by six jobs is put once), a worker
+unpacks it into its node's cache (by content hash, so a model folder keeps one path and the worker's
+loaded-model cache holds across jobs), writes the job's outputs into a temporary folder and sends them
+back, and this process writes them into the output folder atomically. A task whose worker dies (killed,
+out of memory, a node lost) is retried by Ray elsewhere, up to `retries` times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pirender.errors import InputError, one_line
+from pirender.jobs.run import JobResult, init_worker, run_job
+from pirender.jobs.spec import Job
+
+Shipped = tuple[
+    str, str, bytes | dict[str, bytes]
+]  # (content hash, name, file bytes or {relative path: bytes})
+
+
+def run_ray(
+    jobs: Sequence[Job],
+    on_result: Callable[[JobResult], None],
+    *,
+    address: str = "local",
+    threads: int = 1,
+    retries: int = 2,
+) -> None:
+    """Run `jobs` as Ray tasks of `threads` CPUs each; `on_result` gets each result as it ends.
+
+    Args:
+        address: "local" starts a Ray for the run (stopped after it); otherwise the cluster address
+            given to `ray.init` ("auto", "ray://head:10001"). A Ray already initialised in this
+            process is used as it is.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--ray needs Ray: pip install 'ray>=2.9'") from None
+    started = not ray.is_initialized()
+    if started:
+        options: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "configure_logging": False,
+        }
+        ray.init(**options) if address == "local" else ray.init(address=address, **options)
+    try:
+        task = ray.remote(_run_task).options(num_cpus=threads, max_retries=retries, retry_exceptions=False)
+        puts: dict[Path, Any] = {}
+        running = {}
+        for job in jobs:
+            shipped = {}
+            for path in job.inputs:
+                if path not in puts:
+                    puts[path] = ray.put(_pack(path))
+                shipped[str(path)] = puts[path]
+            running[task.remote(job, shipped, threads)] = job
+        while running:
+            (done,), _ = ray.wait(list(running), num_returns=1)
+            job = running.pop(done)
+            try:
+                result, files = ray.get(done)
+            except ray.exceptions.RayError as e:  # its worker died more than `retries` times
+                on_result(JobResult(job.name, job.digest, "failed", error=f"Ray: {one_line(str(e))[:300]}"))
+                continue
+            _write_outputs(job, files)
+            on_result(result)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _run_task(job: Job, shipped: dict[str, Any], threads: int) -> tuple[JobResult, dict[str, bytes]]:
+    """On a Ray worker: unpack the inputs, run the job into a temporary folder, return its files."""
+    import ray
+
+    _init_once(threads)
+    paths = {Path(original): _unpack(ray.get(ref)) for original, ref in shipped.items()}
+    with tempfile.TemporaryDirectory(prefix="pirender-job-") as tmp:
+        result = run_job(job.with_paths(paths, Path(tmp) / job.output.name))
+        folder = Path(job.name).parent
+        files = {name: (Path(tmp) / Path(name).relative_to(folder)).read_bytes() for name in result.outputs}
+    return result, files
+
+
+_INITIALISED: list[int] = []
+
+
+def _init_once(threads: int) -> None:
+    if not _INITIALISED:
+        init_worker(threads)
+        _INITIALISED.append(threads)
+
+
+def _pack(path: Path) -> Shipped:
+    """A file's bytes, or a folder's files by relative path, with their content hash."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        content: bytes | dict[str, bytes] = {}
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            relative = file.relative_to(path).as_posix()
+            data = file.read_bytes()
+            content[relative] = data
+            digest.update(relative.encode() + b"\0" + hashlib.sha256(data).digest())
+    else:
+        content = path.read_bytes()
+        digest.update(content)
+    return digest.hexdigest()[:24], path.name, content
+
+
+def _unpack(shipped: Shipped) -> Path:
+    """The node-local copy of a shipped input (made once per node; the same path every time)."""
+    digest, name, content = shipped
+    target = Path(tempfile.gettempdir()) / "pirender-ray-inputs" / digest / name
+    if target.exists():
+        return target
+    staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=_ensure(target.parent.parent)))
+    try:
+        if isinstance(content, dict):
+            for relative, data in content.items():
+                (staging / name / relative).parent.mkdir(parents=True, exist_ok=True)
+                (staging / name / relative).write_bytes(data)
+        else:
+            (staging / name).write_bytes(content)
+        try:
+            os.rename(staging, target.parent)  # atomic: another worker may be doing the same
+        except OSError:
+            if not target.exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _ensure(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _write_outputs(job: Job, files: dict[str, bytes]) -> None:
+    from pirender.media.atomic import atomic_path
+
+    outdir = job.output.parents[len(Path(job.name).parts) - 1]
+    for name, data in files.items():
+        path = outdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as part:
+            part.write_bytes(data)
