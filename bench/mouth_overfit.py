@@ -49,6 +49,7 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--picture", type=Path, default=None, help="PNG of the training pairs at the end")
+    parser.add_argument("--save", type=Path, default=None, help="save the fine-tuned model directory here")
     args = parser.parse_args()
     from pirender.synth import EXPRESSION_CONTROLS
 
@@ -127,6 +128,9 @@ def main() -> int:
 
         rows = [[sources[s] for s in train_ids], list(edited), [truths[s] for s in train_ids]]
         Image.fromarray(np.concatenate([np.concatenate(r, 1) for r in rows], 0)).save(args.picture)
+    if args.save is not None:
+        model.eval()
+        model.save_pretrained(args.save, provenance={"trained_by": "bench/mouth_overfit.py", "argv": sys.argv[1:]})
     print(f"command: python bench/mouth_overfit.py {' '.join(sys.argv[1:])}")
     return 0
 

@@ -26,7 +26,7 @@ def _face(seed: int, coeffs: np.ndarray | None = None) -> np.ndarray:
 @pytest.fixture(scope="session")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder: renderer/ (tiny, random), face1.png, face2.png, clip.mp4 (10 frames), speech.wav,
-    drive.npz (30 frames), long.npz (600 frames, for a job that runs a while)."""
+    drive.npz (30 frames), long.npz (300 frames, for a job that runs a while)."""
     from pirender.media.video import VideoWriter
     from pirender.synth import neutral_coeffs
 
@@ -41,7 +41,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     motion = np.repeat(neutral_coeffs()[None], 30, 0)
     motion[:, 64] = np.linspace(-0.3, 0.3, 30)
     Motion(coeffs=motion, fps=25.0).save(root / "drive.npz")
-    Motion(coeffs=np.repeat(motion, 20, 0), fps=25.0).save(root / "long.npz")
+    Motion(coeffs=np.repeat(motion, 10, 0), fps=25.0).save(root / "long.npz")
     with VideoWriter(root / "clip.mp4", 25.0) as writer:
         for i in range(10):
             frame = neutral_coeffs()

@@ -206,6 +206,45 @@ def test_ray_runs_the_same_bytes_and_survives_a_killed_worker(
     assert ray_files == _files(local_out)  # byte-identical to the local pool's
 
 
+def test_a_killed_local_worker_is_replaced_and_its_job_run_again(inputs: Path, tmp_path: Path) -> None:
+    jobs = [{"command": "reenact", "source": "face1.png", "driving": "long.npz", "output": "long.mp4"},
+            {"command": "edit", "source": "face2.png", "yaw": 8, "output": "edit.png"}]  # fmt: skip
+    manifest = write_manifest(inputs / "kill_local.jsonl", jobs)
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def kill_the_long_job() -> None:
+        while not stop.is_set() and not killed:
+            for pid in _children(os.getpid()):
+                if _running_long_job(pid):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_the_long_job, daemon=True)
+    killer.start()
+    try:
+        status = main(["batch", str(manifest), "-o", str(tmp_path / "out"), "--workers", "1", "--no-progress"])
+    finally:
+        stop.set()
+    assert killed and status == 0
+    assert {r["name"]: r["status"] for r in _records(tmp_path / "out")} == {"long.mp4": "ok", "edit.png": "ok"}
+    assert sorted(_files(tmp_path / "out")) == ["edit.png", "long.mp4"]  # no partial file left
+
+
+def _children(parent: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return pids
+
+
 def _ray_task_pids() -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -227,3 +266,28 @@ def _running_long_job(pid: int) -> bool:
     except OSError:
         return False
     return False
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["missing.jsonl", "-o", "{tmp}/out"], "manifest not found"),
+        (["{manifest}", "-o", "{tmp}/out", "--workers", "0"], "--workers must be positive"),
+        (["{manifest}", "-o", "{tmp}/out", "--retries", "-1"], "--retries must be >= 0"),
+        (["{manifest}", "-o", "{manifest}"], "is the input"),
+        (["{manifest}", "-o", "{tmp}/afile"], "exists and is not a folder"),
+        (["{empty}", "-o", "{tmp}/out"], "no jobs"),
+    ],
+)  # fmt: skip
+def test_bad_batch_arguments_are_one_line(
+    inputs: Path, tmp_path: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "jobs.jsonl", six_jobs()[:1], renderer=str(inputs / "renderer"))
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "empty.jsonl").write_text("# nothing\n\n")
+    fill = {"tmp": str(tmp_path), "manifest": str(manifest), "empty": str(tmp_path / "empty.jsonl")}
+    assert main(["batch", *(a.format(**fill) for a in argv)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any(message in line for line in err) and err[-1].startswith("pirender batch: error: ")
+    assert "Traceback" not in "".join(err)
+    assert not (tmp_path / "out").exists()

@@ -77,9 +77,15 @@ def run(args: argparse.Namespace) -> int:
     counts = {"ok": 0, "failed": 0, "skipped": len(jobs) - len(todo)}
     bar = _bar(len(todo), enabled=common.show_progress(args))
 
+    said: set[str] = set()
+
     def record(result: JobResult) -> None:
         results.append(result)
         counts[result.status] += 1
+        for note in result.notes:  # each distinct note once for the whole batch
+            if note not in said and not args.quiet:
+                said.add(note)
+                print(note, file=sys.stderr) if bar is None else bar.write(note, file=sys.stderr)
         if result.status == "failed":
             line = f"pirender batch: job {result.name} failed: {result.error}"
             print(line, file=sys.stderr) if bar is None else bar.write(line, file=sys.stderr)

@@ -12,6 +12,14 @@ from pirender.jobs.run import JobResult, init_worker, run_job
 from pirender.jobs.spec import Job
 
 
+def remove_partial(job: Job) -> None:
+    """Delete what a killed job left half-written: its outputs' hidden `.NAME.*.part.SUFFIX` files
+    (media.atomic's temporaries, which a killed process cannot remove itself)."""
+    stem = job.output.stem
+    for part in job.output.parent.glob(f".{stem}*.part*"):
+        part.unlink(missing_ok=True)
+
+
 def run_local(
     jobs: Sequence[Job],
     on_result: Callable[[JobResult], None],
@@ -38,11 +46,14 @@ def run_local(
                 for future in done:
                     job = running.pop(future)
                     try:
-                        on_result(future.result())
-                    except BrokenProcessPool:
+                        result = future.result()
+                    except BrokenProcessPool:  # a worker died: every job still in the pool is lost
+                        remove_partial(job)
                         attempts[job.name] += 1
                         if attempts[job.name] <= retries:
                             pending.append(job)
                         else:
-                            on_result(JobResult(job.name, job.digest, "failed",
-                                                error=f"its worker died {attempts[job.name]} times"))  # fmt: skip
+                            why = f"its worker died {attempts[job.name]} times"
+                            on_result(JobResult(job.name, job.digest, "failed", error=why))
+                        continue
+                    on_result(result)

@@ -45,7 +45,7 @@ def run_ray(
     try:
         import ray
     except ImportError:
-        raise InputError("--ray needs Ray: pip install 'ray>=2.9'") from None
+        raise InputError('--ray needs Ray: pip install "pirender[ray]"') from None
     started = not ray.is_initialized()
     if started:
         options: dict[str, Any] = {
@@ -53,7 +53,10 @@ def run_ray(
             "log_to_driver": False,
             "configure_logging": False,
         }
-        ray.init(**options) if address == "local" else ray.init(address=address, **options)
+        try:
+            ray.init(**options) if address == "local" else ray.init(address=address, **options)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise InputError(f"--ray {address}: cannot start or reach Ray ({one_line(str(e))[:200]})") from None
     try:
         task = ray.remote(_run_task).options(num_cpus=threads, max_retries=retries, retry_exceptions=False)
         puts: dict[Path, Any] = {}

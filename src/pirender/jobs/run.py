@@ -4,7 +4,9 @@ JobResult instead of printing it. Models stay loaded in the process between jobs
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -25,7 +27,7 @@ class JobResult:
         outputs: the files it wrote, relative to the output folder.
         error: the one-line error of a failed job.
         seconds: wall time of the job.
-        notes: the warnings and notes the command gave, one line each.
+        notes: what the command said on stderr and its warnings, one line each.
     """
 
     name: str
@@ -51,14 +53,24 @@ def run_job(job: Job) -> JobResult:
     try:
         args = build_parser(job.command, raising=True).parse_args([*job.argv, "--quiet", "--no-progress"])
         module = importlib.import_module(args._module)
-        with warnings.catch_warnings(record=True) as caught, collect_outputs() as written:
+        with (
+            warnings.catch_warnings(record=True) as caught,
+            collect_outputs() as written,
+            contextlib.redirect_stderr(io.StringIO()) as said,  # notes: into the result, not interleaved
+        ):
             warnings.simplefilter("always")
             if getattr(args, "strict", False):
                 from pirender.media.video import TruncatedVideoWarning
 
                 warnings.simplefilter("error", TruncatedVideoWarning)
             status = int(module.run(args) or 0)
-        notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
+        lines = [line for line in said.getvalue().splitlines() if line.strip()]
+        lines += [
+            f"pirender {job.command}: note: {w.message}"
+            for w in caught
+            if issubclass(w.category, UserWarning)
+        ]
+        notes = list(dict.fromkeys(lines))
         if status != 0:
             raise RuntimeError(f"the command exited with status {status}")
     except Exception as e:
