@@ -130,7 +130,9 @@ def main() -> int:
         Image.fromarray(np.concatenate([np.concatenate(r, 1) for r in rows], 0)).save(args.picture)
     if args.save is not None:
         model.eval()
-        model.save_pretrained(args.save, provenance={"trained_by": "bench/mouth_overfit.py", "argv": sys.argv[1:]})
+        model.save_pretrained(
+            args.save, provenance={"trained_by": "bench/mouth_overfit.py", "argv": sys.argv[1:]}
+        )
     print(f"command: python bench/mouth_overfit.py {' '.join(sys.argv[1:])}")
     return 0
 

@@ -225,11 +225,16 @@ def test_a_killed_local_worker_is_replaced_and_its_job_run_again(inputs: Path, t
     killer = threading.Thread(target=kill_the_long_job, daemon=True)
     killer.start()
     try:
-        status = main(["batch", str(manifest), "-o", str(tmp_path / "out"), "--workers", "1", "--no-progress"])
+        status = main(
+            ["batch", str(manifest), "-o", str(tmp_path / "out"), "--workers", "1", "--no-progress"]
+        )
     finally:
         stop.set()
     assert killed and status == 0
-    assert {r["name"]: r["status"] for r in _records(tmp_path / "out")} == {"long.mp4": "ok", "edit.png": "ok"}
+    assert {r["name"]: r["status"] for r in _records(tmp_path / "out")} == {
+        "long.mp4": "ok",
+        "edit.png": "ok",
+    }
     assert sorted(_files(tmp_path / "out")) == ["edit.png", "long.mp4"]  # no partial file left
 
 

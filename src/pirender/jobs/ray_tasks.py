@@ -56,7 +56,9 @@ def run_ray(
         try:
             ray.init(**options) if address == "local" else ray.init(address=address, **options)
         except (ConnectionError, RuntimeError, ValueError) as e:
-            raise InputError(f"--ray {address}: cannot start or reach Ray ({one_line(str(e))[:200]})") from None
+            raise InputError(
+                f"--ray {address}: cannot start or reach Ray ({one_line(str(e))[:200]})"
+            ) from None
     try:
         task = ray.remote(_run_task).options(num_cpus=threads, max_retries=retries, retry_exceptions=False)
         puts: dict[Path, Any] = {}
