@@ -3,16 +3,16 @@
     python bench/mouth_overfit.py [--renderer DIR] [--control jaw_open] [--value 1] [--change-weight 20]
         [--normalize image|mask] [--steps 800] [--threads 1]
 
-Fine-tunes a copy of the renderer (default: the shipped one) on a handful of fixed pairs: four SynthHead
-identities, each a neutral frontal source driven to `--control` = `--value` (default jaw_open = 1; the
+Fine-tunes a copy of the renderer (default: the shipped one) on a handful of fixed pairs: SynthHead
+identities (`--train-ids`, default four), each a neutral frontal source driven to `--control` = `--value` (default jaw_open = 1; the
 truth: SynthHead's render), plus
-the same four driven by their own coefficients (so it cannot just open every mouth), or with `--reverse` the
+the same sources driven by their own coefficients (so it cannot just open every mouth), or with `--reverse` the
 edited renders driven back to neutral (as the trainer uses every pair both ways: the renderer must then
 tell from the source image alone whether the control is already there). The loss is L1 on
 the output + 0.3 L1 on the warped image + change_weight x the change-weighted L1 (losses/change.py,
 the trainer's `loss.change_weight` and `loss.change_normalize`); 0 gives the plain whole-image L1. Every
 50 steps it prints the control's response, read by the SynthHead extractor as in bench/edit_response.py (1 = all of the
-commanded change, 0 = none), on the four training identities and on two held-out ones, and at the end
+commanded change, 0 = none), on the training identities and on two held-out ones, and at the end
 writes a picture (sources / outputs / truths of the training identities) to --picture.
 """
 
@@ -49,6 +49,7 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--picture", type=Path, default=None, help="PNG of the training pairs at the end")
+    parser.add_argument("--train-ids", default="11,22,33,44", help="SynthHead identity seeds trained on")
     parser.add_argument("--save", type=Path, default=None, help="save the fine-tuned model directory here")
     args = parser.parse_args()
     from pirender.synth import EXPRESSION_CONTROLS
@@ -71,7 +72,7 @@ def main() -> int:
         model = model.with_source_conditioning()
     model.train()
     extractor = SynthHeadExtractor.load()
-    size, train_ids, held_ids = 128, [11, 22, 33, 44], [55, 66]
+    size, train_ids, held_ids = 128, [int(s) for s in args.train_ids.split(",")], [55, 66]
     neutral, opened = neutral_coeffs(), with_controls(None, **{args.control: args.value})
     command = opened[:64] - neutral[:64]
     heads = {s: SynthHead(Identity.from_seed(s), size) for s in train_ids + held_ids}
@@ -98,10 +99,11 @@ def main() -> int:
         change = extractor.extract(edited)[:, :64] - extractor.extract(unedited)[:, :64]
         return float(np.mean(change @ command / (command @ command))), edited
 
-    second = truths if args.reverse else sources  # the second four: reversed pairs, or the unmoved source
+    second = truths if args.reverse else sources  # the second half: reversed pairs, or the unmoved source
+    n = len(train_ids)
     x = torch.stack([tensor(sources[s]) for s in train_ids] + [tensor(second[s]) for s in train_ids])
-    driving = torch.stack([window(opened)] * 4 + [window(neutral)] * 4)
-    own = torch.from_numpy(np.stack([neutral] * 4 + [opened if args.reverse else neutral] * 4)).float()
+    driving = torch.stack([window(opened)] * n + [window(neutral)] * n)
+    own = torch.from_numpy(np.stack([neutral] * n + [opened if args.reverse else neutral] * n)).float()
     y = torch.stack([tensor(truths[s]) for s in train_ids] + [tensor(sources[s]) for s in train_ids])
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.5, 0.999))
     print(
