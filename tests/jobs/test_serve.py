@@ -145,6 +145,9 @@ def test_bad_requests_are_4xx_with_one_line(inputs: Path, tmp_path: Path) -> Non
         _one_line_error(
             client.post("/jobs", data={"job": '{"command": "edit"}'}, files={"driving": ("d.npz", b"x")}), 422
         )
+        broken = {"content-type": "multipart/form-data; boundary=xyz"}
+        assert "multipart" in _one_line_error(client.post("/jobs", content=b"garbage--", headers=broken), 400)
+        _one_line_error(client.put("/jobs"), 405)
         _one_line_error(client.get("/jobs/0123456789abcdef"), 404)
         _one_line_error(client.get("/jobs/0123456789abcdef/result"), 404)
         _one_line_error(client.delete("/jobs/0123456789abcdef"), 404)

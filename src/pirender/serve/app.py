@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pirender.errors import InputError, one_line
 from pirender.jobs.spec import JOB_COMMANDS, input_options, parse_job
@@ -91,6 +93,16 @@ def create_app(settings: ServeSettings, queue: JobQueue | None = None) -> Any:
     def error(status: int, message: str, **headers: str) -> JSONResponse:
         return JSONResponse({"error": one_line(message)}, status_code=status, headers=headers or None)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:  # 404 routes, 405
+        return error(e.status_code, str(e.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        first = e.errors()[0] if e.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        return error(422, f"{where}: {first.get('msg', 'invalid request')}")
+
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if settings.api_key is not None and request.url.path not in ("/docs", "/openapi.json"):
@@ -115,19 +127,23 @@ def create_app(settings: ServeSettings, queue: JobQueue | None = None) -> Any:
             return error(429, f"the queue is full ({settings.queue_size} jobs waiting); retry later",
                          **{"Retry-After": "5"})  # fmt: skip
         job_id, folder = jobs.new_folder()
+        admitted = False
         try:
             raw, base = await _read_job(request, folder, settings)
             job = await run_in_threadpool(parse_job, raw, base=base, outdir=folder / "out")
             record = jobs.submit(job_id, folder, job)
+            admitted = True
         except _HTTPError as e:
-            shutil.rmtree(folder, ignore_errors=True)
             return error(e.status, str(e))
+        except StarletteHTTPException as e:  # a malformed multipart body
+            return error(e.status_code, str(e.detail))
         except InputError as e:
-            shutil.rmtree(folder, ignore_errors=True)
             return error(422, str(e))
         except QueueFull as e:
-            shutil.rmtree(folder, ignore_errors=True)
             return error(429, str(e), **{"Retry-After": "5"})
+        finally:
+            if not admitted:  # a refused job leaves nothing behind
+                shutil.rmtree(folder, ignore_errors=True)
         return JSONResponse(record.view(), status_code=202, headers={"Location": f"/jobs/{job_id}"})
 
     @app.get("/jobs/{job_id}", summary="A job's status and progress")
