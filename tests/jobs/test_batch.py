@@ -296,3 +296,18 @@ def test_bad_batch_arguments_are_one_line(
     assert any(message in line for line in err) and err[-1].startswith("pirender batch: error: ")
     assert "Traceback" not in "".join(err)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_loads_each_model_once(inputs: Path, tmp_path: Path) -> None:
+    from pirender.jobs.run import run_job
+    from pirender.jobs.spec import parse_job
+    from pirender.pipelines import models
+
+    renderer = str(tmp_path / "renderer")
+    shutil.copytree(inputs / "renderer", renderer)  # a path no other test has loaded
+    jobs = [parse_job({"command": "edit", "source": "face1.png", "yaw": y, "renderer": renderer, "output": f"{y}.png"},
+                      base=inputs, outdir=tmp_path / "out") for y in (3, 6, 9)]  # fmt: skip
+    (tmp_path / "out").mkdir()
+    before = models._cached_engine.cache_info().misses
+    assert [run_job(job).status for job in jobs] == ["ok"] * 3
+    assert models._cached_engine.cache_info().misses == before + 1
