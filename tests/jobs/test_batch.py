@@ -311,3 +311,27 @@ def test_a_worker_loads_each_model_once(inputs: Path, tmp_path: Path) -> None:
     before = models._cached_engine.cache_info().misses
     assert [run_job(job).status for job in jobs] == ["ok"] * 3
     assert models._cached_engine.cache_info().misses == before + 1
+
+
+def test_csv_line_numbers_count_comments_and_a_nul_is_a_problem(inputs: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "jobs.csv"
+    csv.write_text(f"command,source,yawn,output\n# a comment\nedit,{inputs}/face1.png,3,a.png\n")
+    with pytest.raises(ManifestError) as caught:
+        read_manifest(csv, tmp_path / "o")
+    assert caught.value.problems == ["line 3: edit has no option 'yawn'"]
+    bad = tmp_path / "nul.jsonl"
+    bad.write_text(
+        json.dumps({"command": "edit", "source": str(inputs / "face1.png"), "output": "a\u0000.png"}) + "\n"
+    )
+    with pytest.raises(ManifestError, match="NUL"):
+        read_manifest(bad, tmp_path / "o")
+
+
+def test_a_record_cut_by_a_crash_does_not_swallow_the_next(tmp_path: Path) -> None:
+    from pirender.jobs.results import Results
+    from pirender.jobs.run import JobResult
+
+    results = Results(tmp_path)
+    results.path.write_text('{"name": "a.png", "digest": "1", "status": "ok", "outp')  # cut mid-line
+    results.append(JobResult("b.png", "2", "ok", ["b.png"]))
+    assert list(results.records()) == ["b.png"]

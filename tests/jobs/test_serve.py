@@ -145,6 +145,24 @@ def test_bad_requests_are_4xx_with_one_line(inputs: Path, tmp_path: Path) -> Non
         _one_line_error(
             client.post("/jobs", data={"job": '{"command": "edit"}'}, files={"driving": ("d.npz", b"x")}), 422
         )
+        evil = client.post(
+            "/jobs", data={"job": '{"command": "edit"}'}, files={"../../../evil": ("x.png", b"x")}
+        )
+        assert "takes no file" in _one_line_error(evil, 422)
+        assert not list(tmp_path.rglob("evil")) and not (tmp_path.parent / "evil").exists()
+        for key, value in (
+            ("preset", "/etc/x.json"),
+            ("preset", "../mine.npz"),
+            ("sweep", ["preset:/etc/a.json"]),
+        ):
+            job = {"command": "edit", "source": "face1.png", key: value}
+            assert "by name" in _one_line_error(client.post("/jobs", json=job), 422)
+        job = {"command": "edit", "source": "face1.png", "bfm": "/etc"}
+        assert "outside the server's root" in _one_line_error(client.post("/jobs", json=job), 403)
+        page = {"Origin": "http://evil.example"}
+        assert "cross-origin" in _one_line_error(
+            client.post("/jobs", json={"command": "edit"}, headers=page), 403
+        )
         broken = {"content-type": "multipart/form-data; boundary=xyz"}
         assert "multipart" in _one_line_error(client.post("/jobs", content=b"garbage--", headers=broken), 400)
         _one_line_error(client.put("/jobs"), 405)
@@ -162,6 +180,13 @@ def test_api_key_is_required_when_set(inputs: Path, tmp_path: Path) -> None:
         assert client.get("/health", headers={"X-API-Key": "s3cret"}).status_code == 200
         assert client.get("/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         _one_line_error(client.get("/health", headers={"X-API-Key": "wrong"}), 401)
+
+
+def test_loopback_means_loopback() -> None:
+    from pirender.serve.app import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("127.example.com") and not is_loopback("10.0.0.2")
 
 
 def test_a_non_loopback_bind_without_a_key_is_refused(

@@ -93,7 +93,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="deep3d only: a BFM folder to read similarity_Lm3D_all.mat from (default: the shipped points)",
     )
-    add_alias(group, "--bfm", dest="bfm")
+    add_alias(group, "--bfm", dest="bfm", type=Path)
     add_progress_arguments(group, quiet="no progress bars and no lines about what was written")
 
 

@@ -41,7 +41,7 @@ def read_manifest(path: str | os.PathLike[str], outdir: str | os.PathLike[str]) 
     for line, raw in _rows(path, problems):
         try:
             jobs.append((line, parse_job(raw, base=base, outdir=outdir)))
-        except InputError as e:
+        except (InputError, ValueError) as e:  # ValueError: a path the OS refuses
             problems.append(f"line {line}: {e}")
     seen: dict[Path, int] = {}
     inputs = [(line, p.resolve()) for line, job in jobs for p in job.inputs]
@@ -80,7 +80,8 @@ def _rows(path: Path, problems: list[str]) -> list[tuple[int, Any]]:
 
 
 def _csv_rows(text: str, problems: list[str]) -> list[tuple[int, Any]]:
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    # comments become blank lines (skipped by the reader) so that line numbers stay the file's
+    lines = ["" if line.lstrip().startswith("#") else line for line in text.splitlines()]
     reader = csv.DictReader(lines)
     rows = []
     for row in reader:

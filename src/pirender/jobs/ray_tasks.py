@@ -76,7 +76,9 @@ def run_ray(
             try:
                 result, files = ray.get(done)
             except ray.exceptions.RayError as e:  # its worker died more than `retries` times
-                on_result(JobResult(job.name, job.digest, "failed", error=f"Ray: {one_line(str(e))[:300]}"))
+                cause = getattr(e, "cause", None) or e
+                why = f"Ray: {type(cause).__name__}: {one_line(str(cause).splitlines()[0] if str(cause) else '')}"
+                on_result(JobResult(job.name, job.digest, "failed", error=why[:300]))
                 continue
             _write_outputs(job, files)
             on_result(result)
@@ -109,7 +111,7 @@ def _init_once(threads: int) -> None:
 
 def _pack(path: Path) -> Shipped:
     """A file's bytes, or a folder's files by relative path, with their content hash."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(path.name.encode() + b"\0")  # the name too: the commands read suffixes
     if path.is_dir():
         content: bytes | dict[str, bytes] = {}
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -126,12 +128,13 @@ def _pack(path: Path) -> Shipped:
 def _unpack(shipped: Shipped) -> Path:
     """The node-local copy of a shipped input (made once per node; the same path every time)."""
     digest, name, content = shipped
-    target = Path(tempfile.gettempdir()) / "pirender-ray-inputs" / digest / name
+    target = _cache() / digest / name
     if target.exists():
         return target
-    staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=_ensure(target.parent.parent)))
+    staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=target.parent.parent))
     try:
         if isinstance(content, dict):
+            (staging / name).mkdir()  # an empty folder is still a folder
             for relative, data in content.items():
                 (staging / name / relative).parent.mkdir(parents=True, exist_ok=True)
                 (staging / name / relative).write_bytes(data)
@@ -147,8 +150,12 @@ def _unpack(shipped: Shipped) -> Path:
     return target
 
 
-def _ensure(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
+def _cache() -> Path:
+    """This user's cache of shipped inputs on this node (mode 0700, refused if someone else owns it)."""
+    folder = Path(tempfile.gettempdir()) / f"pirender-ray-inputs-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
+        raise InputError(f"{folder} is not this user's private folder; remove it")
     return folder
 
 

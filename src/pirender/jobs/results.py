@@ -47,8 +47,14 @@ class Results:
             return False
         return all((self.outdir / name).is_file() for name in record.get("outputs") or [job.name])
 
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"\n"
+
     def append(self, result: JobResult) -> None:
+        cut = self.path.exists() and self.path.stat().st_size > 0 and not self._ends_with_newline()
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(result.to_json()) + "\n")
+            f.write(("\n" if cut else "") + json.dumps(result.to_json()) + "\n")  # after a cut line: its own
             f.flush()
             os.fsync(f.fileno())

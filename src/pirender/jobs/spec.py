@@ -30,6 +30,10 @@ JOB_COMMANDS = ("reenact", "edit", "speak", "dub")
 _NOT_JOB_OPTIONS = ("quiet", "no_progress", "verbose", "help", "save_preset", "list_presets")
 
 
+# Options that take a name or a file (`--preset smile` or `--preset mine.json`): a file is an input.
+_FILE_OR_NAME, _FILE_SUFFIXES = ("preset",), (".json", ".npz")
+
+
 @dataclass(frozen=True)
 class Job:
     """A checked job.
@@ -70,6 +74,8 @@ def parse_job(raw: Mapping[str, Any], *, base: Path, outdir: Path) -> Job:
     if not isinstance(raw, Mapping):
         raise InputError(f"a job is a JSON object, got {type(raw).__name__}")
     options = {str(key).replace("-", "_"): value for key, value in raw.items()}
+    if any("\0" in str(v) for v in [*options, *options.values()]):
+        raise InputError("a job's keys and values may not hold a NUL character")
     command = options.pop("command", None)
     if command not in JOB_COMMANDS:
         raise InputError(f"'command' must be one of {', '.join(JOB_COMMANDS)}; got {command!r}")
@@ -90,7 +96,7 @@ def parse_job(raw: Mapping[str, Any], *, base: Path, outdir: Path) -> Job:
             if item is True:
                 argv.append(action.option_strings[-1])
                 continue
-            if action.type is Path:
+            if action.type is Path or (key in _FILE_OR_NAME and str(item).lower().endswith(_FILE_SUFFIXES)):
                 item = os.path.abspath(base / str(item))
                 inputs.append(Path(item))
             argv += [action.option_strings[-1], str(item)]

@@ -13,6 +13,8 @@ result.mp4, result.png for a photo edit). Every error is a 4xx with {"error": "<
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import os
 import re
@@ -22,6 +24,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -70,7 +73,13 @@ class ServeSettings:
 
 
 def is_loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    """Whether `host` (an address to bind) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: it may resolve to anything
+        return False
 
 
 def create_app(settings: ServeSettings, queue: JobQueue | None = None) -> Any:
@@ -97,6 +106,10 @@ def create_app(settings: ServeSettings, queue: JobQueue | None = None) -> Any:
     async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:  # 404 routes, 405
         return error(e.status_code, str(e.detail))
 
+    @app.exception_handler(Exception)
+    async def internal(request: Request, e: Exception) -> JSONResponse:
+        return error(500, f"internal error: {type(e).__name__}: {one_line(e)}")
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
         first = e.errors()[0] if e.errors() else {}
@@ -105,11 +118,14 @@ def create_app(settings: ServeSettings, queue: JobQueue | None = None) -> Any:
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        origin = request.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host", ""):
+            return error(403, f"cross-origin requests are refused (Origin {origin})")  # a web page's
         if settings.api_key is not None and request.url.path not in ("/docs", "/openapi.json"):
             given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix(
                 "Bearer "
             )
-            if given != settings.api_key:
+            if not hmac.compare_digest(given.encode(), settings.api_key.encode()):
                 return error(401, "missing or wrong API key (send X-API-Key)")
         if request.method == "POST":
             length = request.headers.get("content-length")
@@ -185,6 +201,7 @@ async def _read_job(request: Request, folder: Path, settings: ServeSettings) -> 
     inputs/ folder and their options point at them; server-side paths must lie inside the root."""
     kind = request.headers.get("content-type", "")
     uploads: dict[str, Path] = {}
+    files: list[tuple[str, Any]] = []
     if kind.startswith("multipart/form-data"):
         form = await request.form(max_files=16, max_fields=64)
         text = form.get("job")
@@ -196,7 +213,7 @@ async def _read_job(request: Request, folder: Path, settings: ServeSettings) -> 
                 continue
             if isinstance(value, str):
                 raise _HTTPError(400, f"field {key!r}: put options in the 'job' JSON; other fields are files")
-            uploads[key] = await _save_upload(value, folder / "inputs" / key.replace("-", "_"))
+            files.append((key, value))
     elif kind.startswith("application/json"):
         raw = _parse_json((await request.body()).decode("utf-8", errors="replace"))
     else:
@@ -205,19 +222,28 @@ async def _read_job(request: Request, folder: Path, settings: ServeSettings) -> 
     if command not in JOB_COMMANDS:
         raise _HTTPError(422, f"'command' must be one of {', '.join(JOB_COMMANDS)}; got {command!r}")
     paths = input_options(command)
-    for key in uploads:
+    for key, _ in files:  # checked before anything is written: a field name is never a path
         if key.replace("-", "_") not in paths:
             raise _HTTPError(422, f"{command} takes no file {key!r}; files: {', '.join(sorted(paths))}")
+    for key, upload in files:
+        option = key.replace("-", "_")
+        uploads[option] = await _save_upload(upload, folder / "inputs" / option)
+    _refuse_file_values(raw)
     root = settings.root.resolve() if settings.root is not None else None
     for key, value in raw.items():
         if key.replace("-", "_") in paths and value is not None:
             if root is None:
                 raise _HTTPError(403, f"{key}: this server takes uploaded files only, not server paths")
+            if "\0" in str(value):
+                raise _HTTPError(400, f"{key}: a path with a NUL character")
             target = Path(os.path.realpath(root / str(value)))
             if not target.is_relative_to(root):
                 raise _HTTPError(403, f"{key}: {value!r} is outside the server's root")
     for key, value in settings.defaults:
         raw.setdefault(key, value)
+    for key in list(raw):  # an upload replaces a value given for the same option
+        if key.replace("-", "_") in uploads:
+            del raw[key]
     raw.update({key: str(path) for key, path in uploads.items()})
     output = raw.get("output")
     if output is None:
@@ -227,6 +253,17 @@ async def _read_job(request: Request, folder: Path, settings: ServeSettings) -> 
     elif not isinstance(output, str) or "/" in output or "\\" in output or output.startswith("."):
         raise _HTTPError(422, f"'output' is a bare file name such as result.mp4, got {output!r}")
     return raw, root or folder / "inputs"
+
+
+def _refuse_file_values(raw: dict[str, Any]) -> None:
+    """Presets are named on the server: a preset (or a preset sweep) given as a file path would read
+    a server file that no root check covers."""
+    for key in ("preset", "sweep"):
+        values = raw.get(key)
+        for value in values if isinstance(values, list) else [values]:
+            text = str(value or "")
+            if "/" in text or "\\" in text or text.lower().endswith((".json", ".npz")):
+                raise _HTTPError(422, f"{key}: give a preset by name on this server, not a file ({text!r})")
 
 
 def _parse_json(text: str) -> dict[str, Any]:

@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     if args.root is not None and not args.root.is_dir():
         raise InputError(f"--root {args.root}: not a folder")
     common.require_files(("renderer", args.renderer))
-    defaults = tuple((k, str(v)) for k, v in (("renderer", args.renderer), ("device", args.device),
+    renderer = None if args.renderer is None else args.renderer.resolve()  # jobs run from other folders
+    defaults = tuple((k, str(v)) for k, v in (("renderer", renderer), ("device", args.device),
                                               ("precision", args.precision)) if v is not None)  # fmt: skip
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     settings = ServeSettings(

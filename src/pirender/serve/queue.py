@@ -118,10 +118,11 @@ class JobQueue:
                 return "unknown", None
             if record.status != "done":
                 return record.status, None
-            wanted = name or record.outputs[0]
+            wanted = name or (record.outputs[0] if record.outputs else "")
             if wanted not in record.outputs:
                 return "no such output", None
-            return "done", record.folder / "out" / wanted
+            path = record.folder / "out" / wanted
+            return ("done", path) if path.is_file() else ("no such output", None)
 
     def cancel(self, job_id: str) -> dict[str, Any] | None:
         """Cancel a waiting or running job (a finished one is deleted with its files)."""
@@ -163,10 +164,14 @@ class JobQueue:
         worker: _Worker | None = None
         try:
             while (record := self._next()) is not None:
-                worker = worker if worker is not None and worker.alive() else _Worker(self.threads)
-                outcome = worker.run(record, self.timeout_s, self._lock)
+                try:
+                    worker = worker if worker is not None and worker.alive() else _Worker(self.threads)
+                    outcome = worker.run(record, self.timeout_s, self._lock)
+                except Exception as e:  # a worker that cannot start, a broken pipe: fail the job, go on
+                    outcome = f"its worker failed ({type(e).__name__}: {e})"
                 if outcome is not None:  # killed (cancelled, too long) or died
-                    worker.kill()
+                    if worker is not None:
+                        worker.kill()
                     worker = None
                     shutil.rmtree(record.folder / "out", ignore_errors=True)
                     (record.folder / "out").mkdir(exist_ok=True)
