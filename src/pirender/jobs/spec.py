@@ -129,11 +129,16 @@ def _values(key: str, action: argparse.Action, value: Any) -> list[Any]:
     return [value]
 
 
-def input_options(command: str) -> frozenset[str]:
-    """The names of `command`'s options that are input paths (files or folders it reads)."""
+def input_options(command: str, *, shown: bool = False) -> frozenset[str]:
+    """The names of `command`'s options that are input paths (files or folders it reads); `shown`:
+    only those its --help lists (not the older spellings it still takes)."""
     _, actions = command_options(command)
     return frozenset(
-        name for name, action in actions.items() if action.type is Path and action.dest != "output"
+        name
+        for name, action in actions.items()
+        if action.type is Path
+        and action.dest != "output"
+        and not (shown and action.help == argparse.SUPPRESS)
     )
 
 

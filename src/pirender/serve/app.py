@@ -224,7 +224,8 @@ async def _read_job(request: Request, folder: Path, settings: ServeSettings) -> 
     paths = input_options(command)
     for key, _ in files:  # checked before anything is written: a field name is never a path
         if key.replace("-", "_") not in paths:
-            raise _HTTPError(422, f"{command} takes no file {key!r}; files: {', '.join(sorted(paths))}")
+            listed = ", ".join(sorted(input_options(command, shown=True)))
+            raise _HTTPError(422, f"{command} takes no file {key!r}; files: {listed}")
     for key, upload in files:
         option = key.replace("-", "_")
         uploads[option] = await _save_upload(upload, folder / "inputs" / option)
