@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pirender.jobs.manifest import ManifestError, read_manifest
     from pirender.jobs.results import Results
+    from pirender.jobs.run import usable_cores
     from pirender.media.output_check import check_output_dir
 
     for name in ("workers", "threads"):
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     records = results.records()
     todo = [job for job in jobs if args.rerun or not results.is_complete(job, records)]
-    cores = _cores()
+    cores = usable_cores()
     workers = args.workers or cores
     threads = args.threads or max(1, cores // min(workers, max(1, len(todo))))
     for job in todo:
@@ -79,16 +79,18 @@ def run(args: argparse.Namespace) -> int:
 
     said: set[str] = set()
 
+    def say(line: str) -> None:  # above the bar, if there is one
+        print(line, file=sys.stderr) if bar is None else bar.write(line, file=sys.stderr)
+
     def record(result: JobResult) -> None:
         results.append(result)
         counts[result.status] += 1
         for note in result.notes:  # each distinct note once for the whole batch
             if note not in said and not args.quiet:
                 said.add(note)
-                print(note, file=sys.stderr) if bar is None else bar.write(note, file=sys.stderr)
+                say(note)
         if result.status == "failed":
-            line = f"pirender batch: job {result.name} failed: {result.error}"
-            print(line, file=sys.stderr) if bar is None else bar.write(line, file=sys.stderr)
+            say(f"pirender batch: job {result.name} failed: {result.error}")
         if bar is not None:
             bar.update(1)
 
@@ -113,16 +115,10 @@ def run(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
 def _bar(total: int, *, enabled: bool) -> Any:  # a tqdm bar, or None
-    isatty = getattr(sys.stderr, "isatty", None)
-    if not enabled or total < 1 or not (isatty and isatty()):
+    from pirender.media.progress import watched
+
+    if not enabled or total < 1 or not watched():
         return None
     from tqdm import tqdm
 

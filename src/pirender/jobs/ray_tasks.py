@@ -2,7 +2,7 @@
 
 Nothing is assumed shared between the machines but the installed pirender: each input file and model
 folder goes into Ray's object store once (a driving video used by six jobs is put once), a worker
-unpacks it into its node's cache (by content hash, so a model folder keeps one path and the worker's
+fetches it once per node into its cache (by content hash, so a model folder keeps one path and the worker's
 loaded-model cache holds across jobs), writes the job's outputs into a temporary folder and sends them
 back, and this process writes them into the output folder atomically. A task whose worker dies (killed,
 out of memory, a node lost) is retried by Ray elsewhere, up to `retries` times.
@@ -10,6 +10,7 @@ out of memory, a node lost) is retried by Ray elsewhere, up to `retries` times.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -22,9 +23,7 @@ from pirender.errors import InputError, one_line
 from pirender.jobs.run import JobResult, init_worker, run_job
 from pirender.jobs.spec import Job
 
-Shipped = tuple[
-    str, str, bytes | dict[str, bytes]
-]  # (content hash, name, file bytes or {relative path: bytes})
+Content = bytes | dict[str, bytes]  # a file's bytes, or a folder's {relative path: bytes}
 
 
 def run_ray(
@@ -67,7 +66,8 @@ def run_ray(
             shipped = {}
             for path in job.inputs:
                 if path not in puts:
-                    puts[path] = ray.put(_pack(path))
+                    digest, name, content = _pack(path)
+                    puts[path] = (digest, name, ray.put(content))
                 shipped[str(path)] = puts[path]
             running[task.remote(job, shipped, threads)] = job
         while running:
@@ -87,12 +87,12 @@ def run_ray(
             ray.shutdown()
 
 
-def _run_task(job: Job, shipped: dict[str, Any], threads: int) -> tuple[JobResult, dict[str, bytes]]:
+def _run_task(
+    job: Job, shipped: dict[str, tuple[str, str, Any]], threads: int
+) -> tuple[JobResult, dict[str, bytes]]:
     """On a Ray worker: unpack the inputs, run the job into a temporary folder, return its files."""
-    import ray
-
     _init_once(threads)
-    paths = {Path(original): _unpack(ray.get(ref)) for original, ref in shipped.items()}
+    paths = {Path(original): _unpack(*entry) for original, entry in shipped.items()}
     with tempfile.TemporaryDirectory(prefix="pirender-job-") as tmp:
         result = run_job(job.with_paths(paths, Path(tmp) / job.output.name))
         folder = Path(job.name).parent
@@ -100,16 +100,12 @@ def _run_task(job: Job, shipped: dict[str, Any], threads: int) -> tuple[JobResul
     return result, files
 
 
-_INITIALISED: list[int] = []
-
-
+@functools.cache
 def _init_once(threads: int) -> None:
-    if not _INITIALISED:
-        init_worker(threads)
-        _INITIALISED.append(threads)
+    init_worker(threads)
 
 
-def _pack(path: Path) -> Shipped:
+def _pack(path: Path) -> tuple[str, str, Content]:
     """A file's bytes, or a folder's files by relative path, with their content hash."""
     digest = hashlib.sha256(path.name.encode() + b"\0")  # the name too: the commands read suffixes
     if path.is_dir():
@@ -125,12 +121,15 @@ def _pack(path: Path) -> Shipped:
     return digest.hexdigest()[:24], path.name, content
 
 
-def _unpack(shipped: Shipped) -> Path:
-    """The node-local copy of a shipped input (made once per node; the same path every time)."""
-    digest, name, content = shipped
+def _unpack(digest: str, name: str, ref: Any) -> Path:
+    """The node-local copy of a shipped input: fetched from the object store and written once per
+    node (later jobs find it by its hash and fetch nothing); the same path every time."""
+    import ray
+
     target = _cache() / digest / name
     if target.exists():
         return target
+    content: Content = ray.get(ref)
     staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=target.parent.parent))
     try:
         if isinstance(content, dict):

@@ -20,6 +20,7 @@ class Results:
     def __init__(self, outdir: str | os.PathLike[str]) -> None:
         self.outdir = Path(outdir)
         self.path = self.outdir / RESULTS_NAME
+        self._checked = False  # whether the file's end was looked at (a line cut by a crash)
 
     def records(self) -> dict[str, dict[str, Any]]:
         """The last record of each job name (a line that does not parse, say cut by a crash, is
@@ -53,7 +54,8 @@ class Results:
             return f.read(1) == b"\n"
 
     def append(self, result: JobResult) -> None:
-        cut = self.path.exists() and self.path.stat().st_size > 0 and not self._ends_with_newline()
+        cut = not self._checked and self.path.exists() and self.path.stat().st_size > 0
+        cut, self._checked = cut and not self._ends_with_newline(), True  # later lines are ours, whole
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(("\n" if cut else "") + json.dumps(result.to_json()) + "\n")  # after a cut line: its own
             f.flush()

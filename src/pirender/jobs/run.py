@@ -7,13 +7,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pirender.jobs.spec import Job
+from pirender.jobs.spec import Job, command_options
 
 
 @dataclass
@@ -46,12 +47,13 @@ def run_job(job: Job) -> JobResult:
     """Run `job` here and now. Never raises for the job's own failure (bad input, an internal
     error): that is a "failed" result with the one line the CLI would print."""
     from pirender.cli.common import collect_outputs
-    from pirender.cli.main import build_parser, describe_error
+    from pirender.cli.main import describe_error
 
     start = time.monotonic()
     notes: list[str] = []
     try:
-        args = build_parser(job.command, raising=True).parse_args([*job.argv, "--quiet", "--no-progress"])
+        parser, _ = command_options(job.command)  # built once per process, as parse_job's
+        args = parser.parse_args([*job.argv, "--quiet", "--no-progress"])
         module = importlib.import_module(args._module)
         with (
             warnings.catch_warnings(record=True) as caught,
@@ -80,6 +82,14 @@ def run_job(job: Job) -> JobResult:
     folder = Path(job.name).parent
     outputs = [(folder / Path(p).relative_to(job.output.parent)).as_posix() for p in written]
     return JobResult(job.name, job.digest, "ok", outputs, seconds=time.monotonic() - start, notes=notes)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def init_worker(threads: int) -> None:

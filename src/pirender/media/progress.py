@@ -19,14 +19,19 @@ def set_progress_listener(listener: Listener | None) -> None:
     _listener[:] = [] if listener is None else [listener]
 
 
+def watched() -> bool:
+    """Whether someone watches stderr (a terminal, not a log file or a pipe): where bars go."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def frame_bar(items: Iterable[T], total: int, desc: str, enabled: bool = True) -> Iterable[T]:
     """`items` with a tqdm bar on stderr when enabled, stderr is a terminal and there is more than
     one item; otherwise `items` unchanged (a log file or a pipe gets no bar). A progress listener,
     if set, hears of every item either way."""
     if _listener:
         items = _reported(items, total, desc, _listener[0])
-    isatty = getattr(sys.stderr, "isatty", None)
-    if not enabled or total < 2 or not (isatty and isatty()):
+    if not enabled or total < 2 or not watched():
         return items
     from tqdm import tqdm
 

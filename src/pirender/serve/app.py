@@ -34,9 +34,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pirender.errors import InputError, one_line
 from pirender.jobs.spec import JOB_COMMANDS, input_options, parse_job
+from pirender.media.image import is_image_path
 from pirender.serve.queue import JobQueue, QueueFull
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -249,7 +249,7 @@ async def _read_job(request: Request, folder: Path, settings: ServeSettings) -> 
     output = raw.get("output")
     if output is None:
         source = str(raw.get("source", ""))
-        photo = command == "edit" and source.lower().endswith(IMAGE_SUFFIXES) and not raw.get("sweep")
+        photo = command == "edit" and is_image_path(source) and not raw.get("sweep")
         raw["output"] = "result.png" if photo else "result.mp4"
     elif not isinstance(output, str) or "/" in output or "\\" in output or output.startswith("."):
         raise _HTTPError(422, f"'output' is a bare file name such as result.mp4, got {output!r}")

@@ -55,6 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from pirender.jobs.run import usable_cores
     from pirender.serve.app import ServeSettings, create_app, is_loopback
 
     api_key = args.api_key or os.environ.get("PIRENDER_API_KEY") or None
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     renderer = None if args.renderer is None else args.renderer.resolve()  # jobs run from other folders
     defaults = tuple((k, str(v)) for k, v in (("renderer", renderer), ("device", args.device),
                                               ("precision", args.precision)) if v is not None)  # fmt: skip
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     settings = ServeSettings(
         host=args.host, port=args.port, api_key=api_key, root=args.root,
         data_dir=args.data_dir or Path(tempfile.mkdtemp(prefix="pirender-serve-")),
